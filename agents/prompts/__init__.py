@@ -1,0 +1,1 @@
+"""Role prompt templates (markdown with a front matter), shipped as package data; see agents/llm/prompts.py."""

@@ -1,0 +1,184 @@
+"""The vocabulary every LLM provider speaks: request/response models, the ``Provider`` protocol, errors.
+
+The rest of the system (agents, campaign engine, accounting) only ever sees these types, so a provider
+can be swapped (hosted API, local vLLM, a fake server in tests) without touching callers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+
+
+class ChatRequest(BaseModel):
+    """One chat completion call, independent of the wire protocol.
+
+    ``None`` fields fall back to the provider's configured defaults; a field left ``None`` at both levels
+    is omitted from the wire request so the server's own default applies.
+    """
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str | None = Field(default=None, description="Overrides the provider's configured model.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: list[str] | None = None
+    json_mode: bool = Field(
+        default=False,
+        description="Ask for a single JSON object (native response_format where the protocol has one, "
+        "an instruction otherwise). The caller still validates the JSON.",
+    )
+
+
+class ChatResponse(BaseModel):
+    text: str
+    model: str = Field(description="The model the server says answered (falls back to the requested one).")
+    provider: str = Field(description="Provider label, e.g. 'openai' or 'anthropic'.")
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    tokens_estimated: bool = Field(
+        default=False, description="True when the server reported no usage and tokens were estimated."
+    )
+    latency_s: float = Field(
+        ge=0.0, description="Wall time of the whole call, retries and back-off included."
+    )
+    cost_usd: float = Field(ge=0.0)
+    price_known: bool = Field(
+        default=True, description="False when the model is missing from the price table (cost then reads 0)."
+    )
+    finish_reason: str | None = None
+    raw_id: str | None = None
+    attempts: int = Field(default=1, ge=1)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An async chat-completion backend. Implementations must be safe to call concurrently."""
+
+    name: str
+    model: str
+
+    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """Base for anything that went wrong talking to an LLM provider.
+
+    The message always names provider and model (and the HTTP status when there is one) because these
+    errors end up in campaign logs read by people who did not write the call.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.detail = message
+        status_part = f", HTTP {status}" if status is not None else ""
+        super().__init__(f"[{provider} model={model}{status_part}] {message}")
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or kept failing after the last retry.
+
+    The campaign engine pauses the campaign on this rather than failing nodes: the fault is the
+    provider's, not the candidate's.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        attempts: int,
+    ) -> None:
+        self.attempts = attempts
+        super().__init__(message, provider=provider, model=model, status=status)
+
+
+class ProviderRequestError(ProviderError):
+    """The server rejected the request in a way retrying cannot fix (400, 401, 403, 404, 422...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        self.server_message = server_message
+        super().__init__(message, provider=provider, model=model, status=status)
+
+
+class ProviderConfigError(ProviderError):
+    """Local misconfiguration detected at call time, e.g. the API-key variable is not set."""
+
+
+class ProviderResponseError(ProviderError):
+    """The server answered 2xx but the body is not what the protocol promises (malformed JSON, no choices).
+
+    Retryable: proxies and overloaded servers occasionally truncate bodies.
+    """
+
+    retryable = True
+
+
+class BudgetExceeded(Exception):
+    """A campaign's USD or token cap is reached: no new LLM work may start (running work may finish)."""
+
+    def __init__(
+        self, message: str, *, cap: str, limit: float, used: float, scope: str | None = None
+    ) -> None:
+        self.cap = cap
+        self.limit = limit
+        self.used = used
+        self.scope = scope
+        super().__init__(message)
+
+
+# ----------------------------------------------------------------------------------- token estimates
+
+_CHARS_PER_TOKEN = 4.0  # rough average for English prose and code with BPE tokenizers
+_TOKENS_PER_MESSAGE = 4  # role markers and separators added by chat templates
+
+
+def estimate_tokens(text: str) -> int:
+    """Cheap token estimate used only when the server reports no usage; errs slightly high."""
+    if not text:
+        return 0
+    return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
+
+
+def estimate_prompt_tokens(messages: list[ChatMessage]) -> int:
+    return sum(estimate_tokens(m.content) + _TOKENS_PER_MESSAGE for m in messages)

@@ -1,0 +1,162 @@
+"""Shared skeleton of an HTTP chat provider: defaults, key lookup, timing, token fallback and pricing.
+
+Subclasses supply only the wire format (URL, headers, payload, parse); everything that must behave the
+same across protocols (how cost and latency are computed, how keys stay secret) lives here once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from agents.providers.base import (
+    ChatRequest,
+    ChatResponse,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+from agents.providers.pricing import ModelPrice, PriceTable, cost_for
+from agents.providers.retry import ConcurrencyLimiter, NowFn, RetryPolicy, SleepFn
+from agents.providers.transport import JsonHttpClient
+
+# A key is either a fixed secret or a function called on every request (re-reading env/secret files, so
+# that rotating a key needs no restart and the key is never stored in long-lived config objects).
+KeySource = SecretStr | Callable[[], SecretStr | None] | None
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    text: str
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    finish_reason: str | None
+    raw_id: str | None
+
+
+class HttpChatProvider(ABC):
+    """Base for providers speaking a JSON chat protocol over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: KeySource = None,
+        name: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        policy: RetryPolicy | None = None,
+        limiter: ConcurrencyLimiter | None = None,
+        max_concurrency: int = 4,
+        prices: PriceTable | None = None,
+        price: ModelPrice | None = None,
+        sleep: SleepFn | None = None,
+        rng: random.Random | None = None,
+        now: NowFn | None = None,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.extra_headers = dict(extra_headers or {})
+        self.extra_body = dict(extra_body or {})
+        self.prices = prices or PriceTable()
+        self.price = price
+        self._api_key = api_key
+        self.http = JsonHttpClient(
+            provider=name,
+            policy=policy or RetryPolicy(),
+            limiter=limiter or ConcurrencyLimiter(max_concurrency),
+            sleep=sleep,
+            rng=rng,
+            now=now,
+        )
+
+    # -- wire format, per protocol ----------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def url(self) -> str: ...
+
+    @abstractmethod
+    def auth_headers(self, key: str | None) -> dict[str, str]: ...
+
+    @abstractmethod
+    def build_payload(self, request: ChatRequest, model: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def parse_reply(self, data: dict[str, Any], model: str) -> ParsedReply: ...
+
+    # -- shared behaviour ------------------------------------------------------------------------
+
+    def _resolve_key(self) -> str | None:
+        source = self._api_key
+        secret = source() if callable(source) else source
+        return secret.get_secret_value() if secret is not None else None
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        model = request.model or self.model
+        headers = {"content-type": "application/json", **self.extra_headers}
+        headers.update(self.auth_headers(self._resolve_key()))
+        payload = {**self.build_payload(request, model), **self.extra_body}
+        started = time.perf_counter()
+        reply, attempts = await self.http.post_json(
+            self.url,
+            model=model,
+            headers=headers,
+            payload=payload,
+            parse=lambda data: self.parse_reply(data, model),
+        )
+        latency = time.perf_counter() - started
+
+        estimated = reply.input_tokens is None or reply.output_tokens is None
+        input_tokens = (
+            reply.input_tokens if reply.input_tokens is not None else estimate_prompt_tokens(request.messages)
+        )
+        output_tokens = (
+            reply.output_tokens if reply.output_tokens is not None else estimate_tokens(reply.text)
+        )
+        cost = cost_for(self.prices, [model, reply.model], input_tokens, output_tokens, self.price)
+        return ChatResponse(
+            text=reply.text,
+            model=reply.model or model,
+            provider=self.name,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            tokens_estimated=estimated,
+            latency_s=latency,
+            cost_usd=cost.cost_usd,
+            price_known=cost.price_known,
+            finish_reason=reply.finish_reason,
+            raw_id=reply.raw_id,
+            attempts=attempts,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> HttpChatProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        # Deliberately built by hand: never let a default repr reach the key source.
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
+
+    def _temperature(self, request: ChatRequest) -> float | None:
+        return request.temperature if request.temperature is not None else self.temperature
+
+    def _max_tokens(self, request: ChatRequest) -> int | None:
+        return request.max_tokens if request.max_tokens is not None else self.max_tokens

@@ -1,0 +1,1 @@
+"""Discovery campaigns: the evolutionary solution tree and the loop that grows it."""

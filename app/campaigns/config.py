@@ -1,0 +1,39 @@
+"""What a campaign is asked to do; stored with the campaign so that a resume continues the same plan."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class CampaignConfig(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    problem: str = Field(description="built-in problem name or user problem path")
+    team: Literal["offline", "llm"] = "offline"
+    providers_file: str | None = Field(None, description="providers YAML for the LLM team (keys by env var name)")
+    iterations: int = Field(4, ge=0, le=1000, description="iterations after the root")
+    parents: int = Field(2, ge=1, le=64, description="K: parents mutated per iteration")
+    explore_iterations: int = Field(1, ge=0, description="early iterations that mutate every scored node")
+    max_children: int = Field(4, ge=1, description="a node with this many children is no longer eligible")
+    selectors: int = Field(3, ge=1, le=15, description="ensemble size for parent votes")
+    debate_rounds: int = Field(4, ge=1, le=12)
+    debug_attempts: int = Field(2, ge=0, le=10)
+    novelty_retries: int = Field(2, ge=0, le=10, description="new proposals asked for when one duplicates a node")
+    concurrency: int = Field(1, ge=1, le=64, description="children evaluated in parallel")
+    seed: int = 0
+    candidate_seconds: float | None = Field(None, gt=0, le=86400, description="override the problem's wall budget")
+    smoke_seconds: float = Field(3.0, ge=0, le=600, description="cascade: short run before the full budget; 0 disables")
+    target_score: float | None = Field(None, gt=0)
+    max_wall_seconds: float | None = Field(None, gt=0)
+    max_cost_usd: float | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=0, description="LLM token cap for the whole campaign")
+    reeval_seeds: list[int] = Field(default_factory=list, description="extra seeds to re-run the champion with")
+    memory: Literal["full", "none", "random"] = "full"
+
+    @model_validator(mode="after")
+    def _llm_needs_providers(self) -> "CampaignConfig":
+        if self.team == "llm" and not self.providers_file:
+            raise ValueError("team 'llm' needs providers_file (a providers YAML; see agents/llm/README.md)")
+        return self

@@ -1,0 +1,747 @@
+"""The campaign loop: analysis, root, then iterations of select → retrieve → debate → engineer → run.
+
+State lives in the database, not in this object: every step is committed before the next begins, so a
+process killed at any point (kill -9 included) resumes from what was committed. A node that has a score is
+never evaluated again; a node left pending or running is evaluated from scratch; an iteration whose parents
+were chosen keeps that choice and only redoes the children it lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import select
+
+from agents.memory import MethodMemory, NoMemory
+from agents.selection import eligible, tally
+from agents.team import (
+    AgentTeam, CandidateCode, DataReport, Failure, NodeView, Proposal, ProposalContext, TeamMessage,
+)
+from app.campaigns.config import CampaignConfig
+from app.campaigns.novelty import find_duplicate
+from app.db import repository as repo
+from app.db.artifacts import ArtifactStore
+from app.db.events import append_event, list_events
+from app.db.fingerprint import code_fingerprint
+from app.db.models import Campaign, Message, Node
+from app.db.session import Database
+from sandbox.evaluate import EvaluationResult, Evaluator
+
+EventCallback = Callable[[str, dict[str, Any], int | None], None]
+TERMINAL = ("succeeded", "failed", "skipped_duplicate", "cancelled")
+LOG_EVENT_INTERVAL_S = 1.0
+
+
+class StopCampaign(Exception):
+    """Raised inside the loop when a stop rule fires; carries the status to end in."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _view(node: Node, children: int = 0, parent_score: float | None = None) -> NodeView:
+    proposal = node.proposal or {}
+    return NodeView(
+        node_id=node.id, parent_id=node.parent_id, iteration=node.iteration, depth=node.depth,
+        status=node.status, score=node.score, parent_score=parent_score, title=proposal.get("title"),
+        summary=proposal.get("summary") or proposal.get("title"), design=proposal.get("design"),
+        analysis=node.analysis, failure=node.error, children=children,
+    )
+
+
+@dataclass
+class _Speaking:
+    """Who a team is talking for right now, so a message that completes mid-call can be stored at once."""
+
+    campaign_id: str
+    iteration: int | None
+    node_id: int | None = None
+    parent_id: int | None = None
+    stored: list[int] = field(default_factory=list)  # rows written live during the call
+
+
+# Context-local (each asyncio task sees its own): concurrent debates of one iteration do not mix.
+_SPEAKING: contextvars.ContextVar[_Speaking | None] = contextvars.ContextVar("speaking", default=None)
+
+
+class CampaignEngine:
+    def __init__(
+        self,
+        db: Database,
+        store: ArtifactStore,
+        evaluator: Evaluator,
+        team: AgentTeam,
+        *,
+        memory: MethodMemory | None = None,
+        on_event: EventCallback | None = None,
+        card_sink: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.evaluator = evaluator
+        self.team = team
+        self.memory = memory or NoMemory()
+        self.on_event = on_event
+        self.card_sink = card_sink  # stores a discovered method card (the knowledge base's add_card)
+        self.cancel = threading.Event()
+        register = getattr(team, "set_message_hook", None)
+        if callable(register):
+            register(self._live_message)  # LLM messages are stored and streamed as each one completes
+
+    # -- small persistence helpers ------------------------------------------------------------------------
+    def _event(self, campaign_id: str, type: str, payload: dict[str, Any] | None = None, *,
+               node_id: int | None = None, role: str | None = None) -> None:
+        payload = payload or {}
+        with self.db.session_scope() as s:
+            append_event(s, campaign_id, type, payload, node_id=node_id, role=role)
+        if self.on_event is not None:
+            try:
+                self.on_event(type, payload, node_id)
+            except Exception:  # noqa: BLE001 - a display bug must not stop a campaign
+                pass
+
+    @contextlib.contextmanager
+    def _speaking(self, campaign_id: str, iteration: int | None, *, node_id: int | None = None,
+                  parent_id: int | None = None) -> Iterator[_Speaking]:
+        scope = _Speaking(campaign_id, iteration, node_id, parent_id)
+        token = _SPEAKING.set(scope)
+        try:
+            yield scope
+        finally:
+            _SPEAKING.reset(token)
+
+    def _live_message(self, msg: TeamMessage) -> None:
+        """The team's hook: store a message the moment it completes. A debate's messages precede the node
+        they lead to; they are stored with the parent in the payload and adopted by the node once it exists."""
+        scope = _SPEAKING.get()
+        if scope is None or msg._stored_id is not None:
+            return  # outside a known call: stored with the call's result instead
+        extra = {"parent_id": scope.parent_id} if scope.node_id is None and scope.parent_id is not None else None
+        self._message(scope.campaign_id, msg, node_id=scope.node_id, iteration=scope.iteration, extra=extra)
+        if msg._stored_id is not None:
+            scope.stored.append(msg._stored_id)
+
+    def _message(self, campaign_id: str, msg: TeamMessage, *, node_id: int | None, iteration: int | None,
+                 extra: dict[str, Any] | None = None) -> None:
+        if msg._stored_id is not None:  # stored live already: only attach it to its node
+            if node_id is not None:
+                with self.db.session_scope() as s:
+                    row = s.get(Message, msg._stored_id)
+                    if row is not None and row.node_id is None:
+                        row.node_id = node_id
+            return
+        with self.db.session_scope() as s:
+            row = repo.add_message(
+                s, campaign_id, msg.role, msg.text, node_id=node_id, iteration=iteration, kind=msg.kind,
+                model=msg.model, prompt_version=msg.prompt_version,
+                payload={**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
+                         **(extra or {})},
+                tokens_in=msg.tokens_in, tokens_out=msg.tokens_out, latency_s=msg.latency_s, cost_usd=msg.cost_usd,
+                count_usage=not msg._parts_stored,
+            )
+            message_id = row.id
+        msg._stored_id = message_id
+        self._event(campaign_id, "message", {
+            "message_id": message_id, "role": msg.role, "kind": msg.kind, "round": msg.round, "model": msg.model,
+            "text": msg.text, "iteration": iteration, **(extra or {}),
+        }, node_id=node_id, role=msg.role)
+
+    def _config(self, campaign: Campaign) -> CampaignConfig:
+        return CampaignConfig(**{k: v for k, v in campaign.config.items() if not k.startswith("_")})
+
+    # -- entry point --------------------------------------------------------------------------------------
+    async def run(self, campaign_id: str) -> dict[str, Any]:
+        from problems.registry import get_problem
+
+        with self.db.session_scope() as s:
+            campaign = repo.get_campaign(s, campaign_id)
+            if campaign is None:
+                raise LookupError(f"no campaign {campaign_id!r}")
+            config = self._config(campaign)
+            resumed = campaign.started_at is not None
+            repo.set_campaign_status(s, campaign_id, "running")
+        problem = get_problem(config.problem)
+        # What roles see of the problem; the budget is the one candidates will really get.
+        self._problem_view = problem.spec.model_dump(mode="json")
+        if config.candidate_seconds:
+            self._problem_view["budget"] = {**self._problem_view["budget"], "wall_seconds": config.candidate_seconds}
+        self._segment_start = time.monotonic()
+        self._event(campaign_id, "campaign.resumed" if resumed else "campaign.started",
+                    {"problem": problem.spec.name, "config": config.model_dump()})
+        try:
+            data_report = DataReport()
+            data_report = await self._ensure_analysis(campaign_id, problem)
+            await self._ensure_root(campaign_id, config, problem, data_report)
+            await self._redo_unfinished(campaign_id, config, problem, data_report)
+            await self._iterate(campaign_id, config, problem, data_report)
+            final, reason = "completed", "all iterations done"
+        except BaseException as exc:  # noqa: BLE001 - stop rules, provider trouble, or a real error
+            stop = exc if isinstance(exc, StopCampaign) else _as_stop(exc)
+            if not isinstance(stop, StopCampaign):
+                self._finish(campaign_id, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            final, reason = stop.status, stop.reason
+        if final == "completed":
+            await self._reevaluate_champion(campaign_id, config, problem)
+            await self._grow_memory(campaign_id, problem, data_report)
+        self._finish(campaign_id, final, reason)
+        return self.summary(campaign_id)
+
+    def _finish(self, campaign_id: str, status: str, reason: str) -> None:
+        active = time.monotonic() - getattr(self, "_segment_start", time.monotonic())
+        with self.db.session_scope() as s:
+            campaign = repo.get_campaign(s, campaign_id)
+            state = dict(campaign.config.get("_state", {}))
+            state["active_seconds"] = state.get("active_seconds", 0.0) + active
+            campaign.config = {**campaign.config, "_state": state}
+            if campaign.status not in ("cancelled",):
+                repo.set_campaign_status(s, campaign_id, status,
+                                         error=reason if status in ("failed", "paused") else None)
+            status = campaign.status
+        self._event(campaign_id, f"campaign.{status}", {"reason": reason})
+
+    def _active_seconds(self, campaign: Campaign) -> float:
+        before = campaign.config.get("_state", {}).get("active_seconds", 0.0)
+        return before + time.monotonic() - self._segment_start
+
+    def _check_stop(self, campaign_id: str, config: CampaignConfig) -> None:
+        if self.cancel.is_set():
+            raise StopCampaign("paused", "interrupted; resume to continue")
+        with self.db.session_scope(readonly=True) as s:
+            campaign = repo.get_campaign(s, campaign_id)
+            if campaign.status in ("cancelled", "paused"):
+                raise StopCampaign(campaign.status, f"campaign was {campaign.status}")
+            if config.target_score is not None and campaign.best_score is not None \
+                    and campaign.best_score <= config.target_score:
+                raise StopCampaign("completed", f"target score {config.target_score:g} reached")
+            if config.max_wall_seconds is not None and self._active_seconds(campaign) >= config.max_wall_seconds:
+                raise StopCampaign("completed", f"wall-time budget of {config.max_wall_seconds:g} s used")
+            if config.max_cost_usd is not None and campaign.cost_usd >= config.max_cost_usd:
+                raise StopCampaign("completed", f"cost budget of ${config.max_cost_usd:g} used")
+
+    # -- analysis and root --------------------------------------------------------------------------------
+    async def _ensure_analysis(self, campaign_id: str, problem: Any) -> DataReport:
+        with self.db.session_scope(readonly=True) as s:
+            rows = s.scalars(select(Message).where(Message.campaign_id == campaign_id,
+                                                   Message.role == "data_analyst").order_by(Message.id)).all()
+            for row in rows:  # an answer stored live but never completed into a report does not count
+                if "facts" in (row.payload or {}):
+                    return DataReport(facts=row.payload["facts"], report=row.text)
+        data = await asyncio.to_thread(problem.load, self.evaluator.cache_dir)
+        with self._speaking(campaign_id, 0) as scope:
+            report = await self.team.analyze_data(self._problem_view, data.train, data.query_inputs)
+        facts = _jsonable(report.facts)
+        if scope.stored:
+            # The analyst's answer was stored as it arrived (with its usage); it becomes the report that
+            # later steps and a resume read, rather than a second copy of the same words.
+            with self.db.session_scope() as s:
+                for message_id in scope.stored:
+                    row = s.get(Message, message_id)
+                    if row is not None and row.role == "data_analyst":
+                        row.text = report.report
+                        row.payload = {**(row.payload or {}), "facts": facts}
+                        row.kind = "report"
+        else:
+            self._message(campaign_id, TeamMessage(role="data_analyst", kind="report", text=report.report,
+                                                   payload={"facts": facts}), node_id=None, iteration=0)
+        return report
+
+    async def _ensure_root(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport) -> None:
+        with self.db.session_scope(readonly=True) as s:
+            root_id = repo.get_campaign(s, campaign_id).root_node_id
+        if root_id is None:
+            with self._speaking(campaign_id, 0):
+                root = await self.team.write_root(self._problem_view, data)
+            with self.db.session_scope() as s:
+                node = repo.add_node(s, campaign_id, code=root.code, operation="root", iteration=0,
+                                     proposal={"title": "root", "summary": root.notes or "root solution",
+                                               "design": root.design, "rationale": root.notes},
+                                     proposal_text=root.notes, store=self.store)
+                root_id = node.id
+            self._event(campaign_id, "node.created", {"iteration": 0, "operation": "root",
+                                                      "title": "root"}, node_id=root_id)
+            for msg in root.messages:
+                self._message(campaign_id, msg, node_id=root_id, iteration=0)
+        await self._evaluate_pending(campaign_id, config, problem, data, [root_id])
+
+    async def _redo_unfinished(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport) -> None:
+        with self.db.session_scope(readonly=True) as s:
+            ids = [n.id for n in repo.list_nodes(s, campaign_id) if n.status in ("pending", "running")]
+        if ids:
+            self._event(campaign_id, "campaign.redo", {"nodes": ids})
+            await self._evaluate_pending(campaign_id, config, problem, data, ids)
+
+    # -- iterations ---------------------------------------------------------------------------------------
+    def _tree(self, campaign_id: str) -> tuple[dict[int, Node], dict[int, list[int]]]:
+        with self.db.session_scope(readonly=True) as s:
+            nodes = {n.id: n for n in repo.list_nodes(s, campaign_id)}
+            for n in nodes.values():
+                s.expunge(n)
+        children: dict[int, list[int]] = {}
+        for n in nodes.values():
+            if n.parent_id is not None:
+                children.setdefault(n.parent_id, []).append(n.id)
+        return nodes, children
+
+    def _views(self, campaign_id: str) -> list[NodeView]:
+        """Views for selection; a node's child count excludes duplicates that were never trained."""
+        nodes, children = self._tree(campaign_id)
+
+        def trained(node_id: int) -> int:
+            return sum(1 for c in children.get(node_id, []) if nodes[c].status != "skipped_duplicate")
+
+        return [_view(n, trained(n.id), nodes[n.parent_id].score if n.parent_id in nodes else None)
+                for n in nodes.values()]
+
+    async def _iterate(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport) -> None:
+        while True:
+            with self.db.session_scope(readonly=True) as s:
+                done = repo.get_campaign(s, campaign_id).iterations_done
+            iteration = done + 1
+            if iteration > config.iterations:
+                return
+            self._check_stop(campaign_id, config)
+            parents = await self._parents_for(campaign_id, config, iteration)
+            if not parents:
+                raise StopCampaign("completed", "no node is eligible as a parent (all failed or saturated)")
+            nodes, _ = self._tree(campaign_id)
+            existing = {n.parent_id: n.id for n in nodes.values() if n.iteration == iteration and n.parent_id}
+            tasks = []
+            for index, parent_id in enumerate(parents):
+                if parent_id in existing:
+                    continue  # created before an interruption; pending ones were redone already
+                tasks.append(self._grow_child(campaign_id, config, problem, data, parent_id, iteration, index))
+            gate = asyncio.Semaphore(config.concurrency)
+
+            async def gated(coro):
+                async with gate:
+                    return await coro
+
+            # Siblings keep running when one fails: their evaluations finish and are recorded first.
+            results = await asyncio.gather(*(gated(t) for t in tasks), return_exceptions=True)
+            for outcome in results:
+                if isinstance(outcome, BaseException):
+                    raise _as_stop(outcome)
+            with self.db.session_scope() as s:
+                repo.add_campaign_usage(s, campaign_id, iterations=1)
+                campaign = repo.get_campaign(s, campaign_id)
+                best = campaign.best_score
+            self._event(campaign_id, "iteration.finished", {"iteration": iteration, "best_score": best})
+
+    async def _parents_for(self, campaign_id: str, config: CampaignConfig, iteration: int) -> list[int]:
+        with self.db.session_scope(readonly=True) as s:
+            planned = [e for e in list_events(s, campaign_id, types=["iteration.parents"], limit=100000)
+                       if e.payload.get("iteration") == iteration]
+            if planned:
+                return list(planned[-1].payload["parents"])
+        views = self._views(campaign_id)
+        pool = eligible(views, config.max_children)
+        if not pool:
+            return []
+        if iteration <= config.explore_iterations:
+            chosen = [v.node_id for v in pool][: max(config.parents, 1) * 2]
+            how = "explore: every scored node"
+        else:
+            best, rest = pool[0], pool[1:]
+            chosen = [best.node_id]
+            if config.parents > 1 and rest:
+                ballots = []
+                for selector in range(config.selectors):
+                    with self._speaking(campaign_id, iteration):
+                        vote = await self.team.vote(rest, config.parents - 1, selector,
+                                                    config.seed * 1000 + iteration)
+                    self._message(campaign_id, vote, node_id=None, iteration=iteration)
+                    ballots.append([int(n) for n in (vote.payload or {}).get("votes", [])])
+                chosen += tally(ballots, {v.node_id: v.score for v in rest}, config.parents - 1)
+            how = "best node plus ensemble vote"
+        self._event(campaign_id, "iteration.parents", {"iteration": iteration, "parents": chosen, "how": how})
+        return chosen
+
+    def _context(self, campaign_id: str, problem: Any, data: DataReport, parent_id: int, iteration: int,
+                 seed: int) -> ProposalContext:
+        nodes, children = self._tree(campaign_id)
+        parent = nodes[parent_id]
+        grand = nodes.get(parent.parent_id) if parent.parent_id else None
+        relatives: list[NodeView] = []
+        for sibling in children.get(parent.parent_id, []) if parent.parent_id else []:
+            if sibling != parent_id:
+                relatives.append(_view(nodes[sibling], len(children.get(sibling, [])), grand.score if grand else None))
+        for child in children.get(parent_id, []):
+            relatives.append(_view(nodes[child], len(children.get(child, [])), parent.score))
+        if grand is not None and grand.parent_id:
+            for uncle in children.get(grand.parent_id, []):
+                if uncle != grand.id:
+                    relatives.append(_view(nodes[uncle], len(children.get(uncle, []))))
+        grand_score = grand.score if grand else None
+        code = repo.node_code(parent, self.store) or ""
+        return ProposalContext(
+            problem=self._problem_view, data=data,
+            parent=_view(parent, len(children.get(parent_id, [])), grand_score),
+            parent_code=code, parent_logs=_records(parent.curves), relatives=relatives, iteration=iteration,
+            seed=seed,
+        )
+
+    async def _grow_child(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
+                          parent_id: int, iteration: int, index: int) -> None:
+        """One child for ``parent_id``; a proposal that duplicates an evaluated node is kept (skipped, not
+        trained) and the team is asked again, with the duplicate now among the relatives it sees."""
+        for attempt in range(1 + config.novelty_retries):
+            self._check_stop(campaign_id, config)
+            seed = config.seed * 100_003 + iteration * 101 + index + 7919 * attempt
+            status = await self._propose_and_run(campaign_id, config, problem, data, parent_id, iteration, seed)
+            if status != "skipped_duplicate":
+                return
+
+    async def _propose_and_run(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
+                               parent_id: int, iteration: int, seed: int) -> str:
+        ctx = self._context(campaign_id, problem, data, parent_id, iteration, seed)
+        try:
+            with self._speaking(campaign_id, iteration, parent_id=parent_id):
+                card, choice = await self._retrieve(ctx)
+                if card is not None:
+                    ctx.card = card
+                debate = await self.team.debate(ctx, config.debate_rounds)
+                code = await self.team.engineer(ctx, debate.proposal)
+        except Exception as exc:  # noqa: BLE001 - a team that cannot produce code fails this child only
+            if not _is_team_failure(exc):
+                raise
+            self._record_unproduced_child(campaign_id, parent_id, iteration, exc)
+            return "failed"
+        proposal = self._proposal_record(debate.proposal, card)
+        with self.db.session_scope() as s:
+            node = repo.add_node(s, campaign_id, parent_id=parent_id, code=code.code, operation="improve",
+                                 iteration=iteration, proposal=proposal, store=self.store,
+                                 proposal_text=f"{debate.proposal.title}\n\n{debate.proposal.rationale}")
+            node_id = node.id
+            if card is not None:
+                repo.link_knowledge(s, campaign_id, str(card.get("id")), "retrieved", node_id=node_id,
+                                    score=card.get("score"), payload={"title": card.get("title")})
+        self._event(campaign_id, "node.created", {"iteration": iteration, "parent_id": parent_id,
+                                                  "title": debate.proposal.title, "card": proposal.get("card")},
+                    node_id=node_id)
+        for msg in [*([choice] if choice else []), *debate.messages, *code.messages]:
+            self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
+        await self._evaluate_pending(campaign_id, config, problem, data, [node_id])
+        with self.db.session_scope(readonly=True) as s:
+            return repo.get_node(s, node_id).status
+
+    async def _retrieve(self, ctx: ProposalContext) -> tuple[dict[str, Any] | None, TeamMessage | None]:
+        """0 or 1 method card: memory shortlists, the team's retriever picks (or the top card is taken)."""
+        cards = await self.memory.shortlist(ctx)
+        if not cards:
+            return None, None
+        choose = getattr(self.team, "choose_card", None)
+        if choose is None:
+            return cards[0], None
+        return await choose(ctx, cards)
+
+    def _record_unproduced_child(self, campaign_id: str, parent_id: int, iteration: int, exc: Exception) -> None:
+        """Keep what the team said and why it produced nothing, as a failed node in the tree."""
+        reason = f"the team produced no runnable candidate: {exc}"
+        with self.db.session_scope() as s:
+            node = repo.add_node(s, campaign_id, parent_id=parent_id, operation="improve", iteration=iteration,
+                                 proposal={"title": "no proposal", "summary": "no proposal"},
+                                 status="failed", error=reason[:2000])
+            node_id = node.id
+            repo.add_campaign_usage(s, campaign_id, failures=1)
+        for msg in getattr(exc, "messages", None) or []:
+            self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
+        self._event(campaign_id, "node.failed", {"reason": reason[:2000]}, node_id=node_id)
+
+    @staticmethod
+    def _proposal_record(proposal: Proposal, card: dict[str, Any] | None) -> dict[str, Any]:
+        return {"title": proposal.title, "summary": proposal.title, "rationale": proposal.rationale,
+                "design": proposal.design, "card": (card or {}).get("id")}
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+    async def _evaluate_pending(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
+                                node_ids: list[int]) -> None:
+        gate = asyncio.Semaphore(config.concurrency)
+
+        async def one(node_id: int) -> None:
+            async with gate:
+                await self._evaluate_node(campaign_id, config, problem, data, node_id)
+
+        results = await asyncio.gather(*(one(n) for n in node_ids), return_exceptions=True)
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise _as_stop(outcome)
+
+    def _duplicate_of(self, campaign_id: str, node_id: int, code: str) -> tuple[int, str] | None:
+        with self.db.session_scope(readonly=True) as s:
+            others = [(n.id, repo.node_code(n, self.store) or "") for n in repo.list_nodes(s, campaign_id)
+                      if n.id != node_id and n.status in ("succeeded", "failed", "running")]
+        return find_duplicate(code, others)
+
+    async def _evaluate_node(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
+                             node_id: int) -> None:
+        with self.db.session_scope() as s:
+            node = repo.get_node(s, node_id)
+            if node.status in TERMINAL:
+                return
+            code_text = repo.node_code(node, self.store) or ""
+            iteration, parent_id = node.iteration, node.parent_id
+            design = (node.proposal or {}).get("design")
+            title = (node.proposal or {}).get("title")
+            repo.set_node_status(s, node_id, "running")
+        duplicate = self._duplicate_of(campaign_id, node_id, code_text) if parent_id else None
+        if duplicate is not None:
+            other, how = duplicate
+            reason = f"duplicate of node {other} ({how}); not trained"
+            with self.db.session_scope() as s:
+                repo.set_node_status(s, node_id, "skipped_duplicate", error=reason)
+            self._event(campaign_id, "node.skipped", {"reason": reason, "duplicate_of": other}, node_id=node_id)
+            return
+        ctx = self._context(campaign_id, problem, data, parent_id, iteration, config.seed) if parent_id else None
+        current = CandidateCode(code=code_text, design=design)
+        attempts = 0
+        evaluations = 0
+        timings: dict[str, float] = {}
+        while True:
+            result, stage = await self._cascade(campaign_id, config, problem, node_id, current.code, timings)
+            if self.cancel.is_set():
+                # Interrupted, not failed: leave the node pending so a resume evaluates it from scratch.
+                with self.db.session_scope() as s:
+                    repo.update_node(s, node_id, status="pending")
+                raise StopCampaign("paused", "interrupted during an evaluation; resume to continue")
+            evaluations += 1 if stage == "full" else 0
+            if result.status == "succeeded":
+                break
+            failure = Failure(kind=result.failure, reason=result.reason, traceback=result.traceback, stage=stage)
+            if attempts >= config.debug_attempts:
+                break
+            attempts += 1
+            debug_ctx = ctx or ProposalContext(problem=self._problem_view, data=data,
+                                               parent=NodeView(node_id=node_id, status="running"),
+                                               parent_code=current.code, iteration=iteration, seed=config.seed)
+            with self._speaking(campaign_id, iteration, node_id=node_id):
+                fix = await self.team.debug(debug_ctx, current, failure, attempts)
+            if fix is None:
+                with self.db.session_scope() as s:
+                    repo.add_debug_attempt(s, node_id, current.code, traceback=failure.traceback or failure.reason,
+                                           diagnosis="the debugger found no implementation fix", outcome="gave_up")
+                break
+            with self.db.session_scope() as s:
+                repo.add_debug_attempt(s, node_id, fix.code, traceback=failure.traceback or failure.reason,
+                                       diagnosis=fix.notes, outcome="retrying")
+            self._event(campaign_id, "debug.attempt", {"attempt": attempts, "failure": failure.kind,
+                                                       "reason": failure.reason, "diagnosis": fix.notes},
+                        node_id=node_id, role="debugger")
+            for msg in fix.messages:
+                self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
+            current = CandidateCode(code=fix.code, design=fix.design or current.design)
+        await self._record_result(campaign_id, problem, node_id, current, result, stage, evaluations, timings,
+                                  title, parent_id)
+
+    async def _cascade(self, campaign_id: str, config: CampaignConfig, problem: Any, node_id: int, code: str,
+                       timings: dict[str, float]) -> tuple[EvaluationResult, str]:
+        """A short smoke run first (when enabled), the full budget only for code that survived it."""
+        if config.smoke_seconds > 0:
+            start = time.monotonic()
+            smoke = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed,
+                                            budget={"wall_seconds": config.smoke_seconds})
+            timings["smoke_s"] = timings.get("smoke_s", 0.0) + time.monotonic() - start
+            self._event(campaign_id, "evaluation.smoke", {"status": smoke.status, "reason": smoke.reason,
+                                                          "score": smoke.score}, node_id=node_id)
+            if smoke.status != "succeeded":
+                return smoke, "smoke"
+        budget = {"wall_seconds": config.candidate_seconds} if config.candidate_seconds else None
+        self._event(campaign_id, "evaluation.started", {"budget": budget or {}}, node_id=node_id)
+        last = {"t": 0.0}
+
+        def on_log(record: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if now - last["t"] >= LOG_EVENT_INTERVAL_S:
+                last["t"] = now
+                self._event(campaign_id, "training.log", record, node_id=node_id)
+
+        start = time.monotonic()
+        result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed, budget=budget,
+                                         on_log=on_log, cancel=self.cancel)
+        timings["full_s"] = timings.get("full_s", 0.0) + time.monotonic() - start
+        return result, "full"
+
+    async def _record_result(self, campaign_id: str, problem: Any, node_id: int, code: CandidateCode,
+                             result: EvaluationResult, stage: str, evaluations: int, timings: dict[str, float],
+                             title: str | None, parent_id: int | None) -> None:
+        curves = _curves(result.logs)
+        fields: dict[str, Any] = {
+            "protections": result.protections, "curves": curves, "timings": timings,
+            "logs": (result.stdout[-20000:] + ("\n--- stderr ---\n" + result.stderr[-20000:] if result.stderr else "")),
+        }
+        with self.db.session_scope() as s:
+            node = repo.get_node(s, node_id)
+            if code.code != (repo.node_code(node, self.store) or ""):
+                fields["code"] = code.code
+                fields["code_hash"] = code_fingerprint(code.code)
+                if code.design is not None:
+                    fields["proposal"] = {**(node.proposal or {}), "design": code.design}
+            if result.status == "succeeded" and result.score is not None and math.isfinite(result.score):
+                if result.predictions_npy:
+                    fields["predictions_artifact"] = repo.store_artifact(
+                        s, self.store, result.predictions_npy, media_type="application/x-npy")
+                champion = repo.record_node_score(s, node_id, result.score, metrics=result.metrics)
+                repo.set_node_status(s, node_id, "succeeded", **fields)
+                repo.add_campaign_usage(s, campaign_id, evaluations=evaluations)
+            else:
+                champion = False
+                reason = f"[{stage}] {result.failure}: {result.reason}"
+                repo.set_node_status(s, node_id, "failed", error=reason, **fields)
+                repo.add_campaign_usage(s, campaign_id, evaluations=evaluations, failures=1)
+            parent_score = repo.get_node(s, parent_id).score if parent_id else None
+            node = repo.get_node(s, node_id)
+            view = _view(node, 0, parent_score)
+        self._event(campaign_id, "evaluation.finished", {
+            "status": result.status, "score": result.score, "failure": result.failure, "reason": result.reason,
+            "stage": stage, "wall_seconds": result.wall_seconds, "title": title,
+        }, node_id=node_id)
+        if champion:
+            self._event(campaign_id, "champion.changed", {"score": result.score, "title": title}, node_id=node_id)
+        parent_view = None
+        if parent_id:
+            with self.db.session_scope(readonly=True) as s:
+                parent_view = _view(repo.get_node(s, parent_id))
+        with self._speaking(campaign_id, view.iteration, node_id=node_id):
+            analysis = await self.team.analyze_result(self._problem_view, view, result.logs, parent_view)
+        with self.db.session_scope() as s:
+            repo.update_node(s, node_id, analysis=analysis.text)
+        self._message(campaign_id, analysis, node_id=node_id, iteration=view.iteration)
+
+    # -- champion -----------------------------------------------------------------------------------------
+    async def _reevaluate_champion(self, campaign_id: str, config: CampaignConfig, problem: Any) -> None:
+        if not config.reeval_seeds:
+            return
+        with self.db.session_scope(readonly=True) as s:
+            campaign = repo.get_campaign(s, campaign_id)
+            champion = repo.get_node(s, campaign.champion_node_id) if campaign.champion_node_id else None
+            if champion is None or (champion.metrics or {}).get("reeval"):
+                return
+            code, champion_id, base_score = repo.node_code(champion, self.store), champion.id, champion.score
+        budget = {"wall_seconds": config.candidate_seconds} if config.candidate_seconds else None
+        scores: dict[str, float | None] = {str(config.seed): base_score}
+        for seed in config.reeval_seeds:
+            if seed == config.seed:
+                continue
+            result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=seed, budget=budget)
+            scores[str(seed)] = result.score
+        finite = [v for v in scores.values() if v is not None and math.isfinite(v)]
+        reeval = {
+            "scores_by_seed": scores, "mean": statistics.fmean(finite) if finite else None,
+            "std": statistics.pstdev(finite) if len(finite) > 1 else 0.0, "failed_seeds": len(scores) - len(finite),
+        }
+        with self.db.session_scope() as s:
+            node = repo.get_node(s, champion_id)
+            repo.update_node(s, champion_id, metrics={**(node.metrics or {}), "reeval": reeval})
+        self._event(campaign_id, "champion.reevaluated", reeval, node_id=champion_id)
+
+    async def _grow_memory(self, campaign_id: str, problem: Any, data: DataReport) -> None:
+        """The champion's method becomes a discovered card that later campaigns can retrieve."""
+        if self.card_sink is None:
+            return
+        from app.campaigns.discovered import build_discovered_card
+
+        try:
+            card = build_discovered_card(self.db, self.store, campaign_id,
+                                         self._problem_view, data.report)
+            if card is None:
+                self._event(campaign_id, "memory.unchanged", {"reason": "the champion is the root"})
+                return
+            await asyncio.to_thread(self.card_sink, card)
+        except Exception as exc:  # noqa: BLE001 - memory is a by-product; the campaign's result stands
+            self._event(campaign_id, "memory.failed", {"reason": f"{type(exc).__name__}: {exc}"})
+            return
+        with self.db.session_scope() as s:
+            repo.link_knowledge(s, campaign_id, card.id, "discovered", node_id=card.provenance["node_id"],
+                                payload={"title": card.title,
+                                         "improvement_factor": card.provenance.get("improvement_factor")})
+        self._event(campaign_id, "memory.card_added", {"card_id": card.id, "title": card.title},
+                    node_id=card.provenance["node_id"])
+
+    # -- reporting ----------------------------------------------------------------------------------------
+    def summary(self, campaign_id: str) -> dict[str, Any]:
+        return campaign_summary(self.db, campaign_id)
+
+
+def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
+    with db.session_scope(readonly=True) as s:
+        campaign = repo.get_campaign(s, campaign_id)
+        if campaign is None:
+            raise LookupError(f"no campaign {campaign_id!r}")
+        root = repo.get_node(s, campaign.root_node_id) if campaign.root_node_id else None
+        champion = repo.get_node(s, campaign.champion_node_id) if campaign.champion_node_id else None
+        state = campaign.config.get("_state", {})
+        root_score = root.score if root else None
+        champion_score = champion.score if champion else None
+        factor = (root_score / champion_score) if root_score and champion_score else None
+        return {
+            "campaign_id": campaign.id,
+            "problem": campaign.config.get("problem"),
+            "status": campaign.status,
+            "root_score": root_score,
+            "champion_score": champion_score,
+            "champion_node_id": champion.id if champion else None,
+            "improvement_factor": factor,
+            "iterations": campaign.iterations_done,
+            "evaluations": campaign.evaluations,
+            "failures": campaign.failures,
+            "wall_seconds": round(state.get("active_seconds", 0.0), 2),
+            "error": campaign.error,
+            "champion_reeval": (champion.metrics or {}).get("reeval") if champion else None,
+            "created_at": campaign.created_at.isoformat() if campaign.created_at else None,
+        }
+
+
+def _is_team_failure(exc: BaseException) -> bool:
+    try:
+        from agents.llm import LLMTeamError
+    except ImportError:  # pragma: no cover - the LLM team is part of the package
+        return False
+    return isinstance(exc, LLMTeamError)
+
+
+def _as_stop(exc: BaseException) -> BaseException:
+    """Provider trouble pauses the campaign and a spent budget ends it; anything else is a real error."""
+    from agents.providers import BudgetExceeded, ProviderUnavailable
+
+    if isinstance(exc, BudgetExceeded):
+        return StopCampaign("completed", f"budget reached, no new proposals: {exc}")
+    if isinstance(exc, ProviderUnavailable):
+        return StopCampaign("paused", f"LLM provider unavailable, campaign paused (resume when it is back): {exc}")
+    return exc
+
+
+def _records(curves: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Columns of a stored curve back into log records."""
+    if not curves:
+        return []
+    length = max((len(v) for v in curves.values() if isinstance(v, list)), default=0)
+    return [{k: v[i] for k, v in curves.items() if isinstance(v, list) and i < len(v) and v[i] is not None}
+            for i in range(length)]
+
+
+def _curves(logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Training curves as columns (step, t and every metric), thinned to at most 500 points."""
+    if not logs:
+        return {}
+    stride = max(1, math.ceil(len(logs) / 500))
+    picked = logs[::stride]
+    if picked[-1] is not logs[-1]:
+        picked.append(logs[-1])
+    keys = sorted({k for record in picked for k in record})
+    return {k: [record.get(k) for record in picked] for k in keys}
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

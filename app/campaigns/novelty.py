@@ -1,0 +1,82 @@
+"""Skip children whose code is identical or near-identical to a node already evaluated.
+
+Two levels, both on the syntax tree so that meaningful edits always count:
+
+* identical: the AST fingerprint matches (comments, docstrings and formatting do not count);
+* near-identical: the same program up to a consistent renaming of variables, functions, arguments and
+  attributes (``lr``→``learning_rate`` everywhere is not a new method).
+
+Any change of a literal or of the structure (a learning rate, a layer, a loss term) makes a new candidate:
+a character-similarity threshold would wrongly discard exactly the small hyperparameter edits that often
+matter most.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from typing import Iterable
+
+from app.db.fingerprint import code_fingerprint
+
+
+class _Canonicalise(ast.NodeTransformer):
+    """Rename every user-chosen identifier to ``v0, v1, ...`` in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def _canon(self, name: str) -> str:
+        if name not in self.names:
+            self.names[name] = f"v{len(self.names)}"
+        return self.names[name]
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self._canon(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self._canon(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        if node.name != "solve":  # the contract's entry point keeps its name
+            node.name = self._canon(node.name)
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        node.name = self._canon(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return None  # docstrings and bare strings
+        return self.generic_visit(node)
+
+
+def structure_fingerprint(code: str) -> str | None:
+    """Hash of the program modulo formatting, comments, docstrings and consistent renaming."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    canonical = _Canonicalise().visit(tree)
+    return hashlib.sha256(ast.dump(canonical, annotate_fields=False).encode()).hexdigest()
+
+
+def find_duplicate(code: str, evaluated: Iterable[tuple[int, str]]) -> tuple[int, str] | None:
+    """``(node_id, "identical" | "near-identical")`` for the first evaluated node ``code`` duplicates."""
+    fingerprint = code_fingerprint(code)
+    structure = structure_fingerprint(code)
+    for node_id, other in evaluated:
+        if code_fingerprint(other) == fingerprint:
+            return node_id, "identical"
+        if structure is not None and structure_fingerprint(other) == structure:
+            return node_id, "near-identical (only names differ)"
+    return None

@@ -1,0 +1,129 @@
+"""The append-only event log behind the live campaign stream.
+
+Ordering guarantee, and why it holds on both back ends: ``append_event`` first bumps
+``campaigns.last_event_seq`` with ``UPDATE ... RETURNING``. On PostgreSQL that UPDATE takes the
+campaign row's lock, which is held until the transaction ends, so concurrent appenders for one
+campaign queue up and each reads the value its predecessor committed (READ COMMITTED re-reads the
+row after waiting). On SQLite every write transaction holds the database write lock (the session
+layer begins with ``BEGIN IMMEDIATE``). Either way, within a campaign:
+
+* ``seq`` is 1, 2, 3, ... without gaps or duplicates (a rolled-back append also rolls back its bump);
+* the global ``id`` is drawn after the lock is taken, so ``id`` increases with ``seq`` and with commit
+  order. A client that resumes a campaign stream from ``Last-Event-ID: <id>`` therefore misses nothing.
+
+Across campaigns ids are only unique, not commit-ordered (two campaigns append in parallel), so a
+stream spanning every campaign should resume per campaign, not from one global id.
+
+Keep the transaction that appends an event short: it blocks the campaign's other appenders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.db.errors import NotFound
+from app.db.models import Campaign, Event
+from app.db.types import utcnow
+
+DEFAULT_PAGE = 500
+
+
+class EventRecord(BaseModel):
+    """An event as it leaves the database (for SSE and the API); ``id`` is the SSE event id."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    campaign_id: str
+    seq: int
+    type: str
+    node_id: int | None
+    role: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+def append_event(
+    session: Session,
+    campaign_id: str,
+    type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    node_id: int | None = None,
+    role: str | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Append one event with the campaign's next ``seq``; the row is flushed, so ``id`` is set.
+
+    Raises :class:`NotFound` if the campaign does not exist. Commit is the caller's job.
+    """
+    seq = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(last_event_seq=Campaign.last_event_seq + 1)
+        .returning(Campaign.last_event_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if seq is None:
+        raise NotFound(f"campaign {campaign_id!r}")
+    event = Event(
+        campaign_id=campaign_id,
+        seq=seq,
+        type=type,
+        node_id=node_id,
+        role=role,
+        payload=payload if payload is not None else {},
+        created_at=now or utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    # Keep an already-loaded Campaign consistent with the row without another round trip.
+    loaded = session.identity_map.get(session.identity_key(Campaign, campaign_id))
+    if loaded is not None:
+        set_committed_value(loaded, "last_event_seq", seq)
+        session.expire(loaded, ["updated_at"])
+    return event
+
+
+def list_events(
+    session: Session,
+    campaign_id: str,
+    *,
+    after_seq: int | None = None,
+    after_id: int | None = None,
+    types: Iterable[str] | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> list[Event]:
+    """A campaign's events in order, after a ``seq`` and/or after an event ``id`` (SSE resume)."""
+    query = select(Event).where(Event.campaign_id == campaign_id)
+    if after_seq is not None:
+        query = query.where(Event.seq > after_seq)
+    if after_id is not None:
+        query = query.where(Event.id > after_id)
+    if types is not None:
+        query = query.where(Event.type.in_(list(types)))
+    return list(session.scalars(query.order_by(Event.seq).limit(limit)))
+
+
+def list_events_after_id(session: Session, after_id: int = 0, *, limit: int = DEFAULT_PAGE) -> list[Event]:
+    """Events of every campaign by global id (admin views; see the module note on cross-campaign order)."""
+    return list(session.scalars(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)))
+
+
+def last_event_seq(session: Session, campaign_id: str) -> int:
+    """The highest seq handed out for the campaign (0 before its first event)."""
+    value = session.scalar(select(Campaign.last_event_seq).where(Campaign.id == campaign_id))
+    if value is None:
+        raise NotFound(f"campaign {campaign_id!r}")
+    return int(value)
+
+
+def to_record(event: Event) -> EventRecord:
+    return EventRecord.model_validate(event)

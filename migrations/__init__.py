@@ -1,0 +1,1 @@
+"""Alembic migration scripts (a package only so that installs ship them next to ``app``)."""

@@ -1,0 +1,1 @@
+"""Isolated execution of candidate solutions and their trusted scoring."""

@@ -1,0 +1,114 @@
+"""Event log: gapless per-campaign seq, id order consistent with seq, resumable listing, under threads."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+
+from app.db import repository as repo
+from app.db.errors import NotFound
+from app.db.events import EventRecord, to_record
+from app.db.session import Database
+
+
+def _campaigns(db: Database, n: int) -> list[str]:
+    with db.session_scope() as s:
+        problem = repo.upsert_problem(s, "p", kind="pde", spec={})
+        return [repo.create_campaign(s, problem.id).id for _ in range(n)]
+
+
+def test_sequential_appends_and_listing(db: Database) -> None:
+    (campaign_id,) = _campaigns(db, 1)
+    with db.session_scope() as s:
+        for i in range(5):
+            event = repo.append_event(s, campaign_id, "tick", {"i": i}, role="engine")
+            assert event.seq == i + 1 and event.id is not None
+    with db.session_scope(readonly=True) as s:
+        events = repo.list_events(s, campaign_id)
+        assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+        assert [e.payload["i"] for e in events] == [0, 1, 2, 3, 4]
+        assert [e.seq for e in repo.list_events(s, campaign_id, after_seq=3)] == [4, 5]
+        assert [e.seq for e in repo.list_events(s, campaign_id, after_id=events[1].id)] == [3, 4, 5]
+        assert [e.seq for e in repo.list_events(s, campaign_id, limit=2)] == [1, 2]
+        assert repo.last_event_seq(s, campaign_id) == 5
+        record = to_record(events[0])
+        assert isinstance(record, EventRecord) and record.campaign_id == campaign_id
+        assert record.created_at.utcoffset() == timedelta(0)
+
+
+def test_type_filter_and_global_listing(db: Database) -> None:
+    one, two = _campaigns(db, 2)
+    with db.session_scope() as s:
+        repo.append_event(s, one, "a")
+        repo.append_event(s, two, "b")
+        repo.append_event(s, one, "b")
+    with db.session_scope(readonly=True) as s:
+        assert [e.seq for e in repo.list_events(s, one, types=["b"])] == [2]
+        every = repo.list_events_after_id(s)
+        assert [(e.campaign_id, e.seq) for e in every] == [(one, 1), (two, 1), (one, 2)]
+        assert len(repo.list_events_after_id(s, every[0].id)) == 2
+
+
+def test_rolled_back_append_leaves_no_gap(db: Database) -> None:
+    (campaign_id,) = _campaigns(db, 1)
+    with db.session_scope() as s:
+        repo.append_event(s, campaign_id, "kept")
+    with pytest.raises(RuntimeError):
+        with db.session_scope() as s:
+            repo.append_event(s, campaign_id, "lost")
+            raise RuntimeError("step failed")
+    with db.session_scope() as s:
+        repo.append_event(s, campaign_id, "kept")
+    with db.session_scope(readonly=True) as s:
+        assert [(e.seq, e.type) for e in repo.list_events(s, campaign_id)] == [(1, "kept"), (2, "kept")]
+
+
+def test_append_to_missing_campaign(db: Database) -> None:
+    with pytest.raises(NotFound):
+        with db.session_scope() as s:
+            repo.append_event(s, "no-such-campaign", "x")
+
+
+def test_concurrent_appends_are_gapless_and_ordered(db: Database) -> None:
+    """Threads append to two campaigns at once; each campaign must see seq 1..N with ids rising."""
+    campaigns = _campaigns(db, 2)
+    threads_per_campaign, per_thread = 3, 15
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads_per_campaign * len(campaigns))
+
+    def worker(campaign_id: str, worker_no: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_thread):
+                with db.session_scope() as s:
+                    repo.append_event(s, campaign_id, "tick", {"worker": worker_no, "i": i})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=(campaign_id, n))
+        for campaign_id in campaigns
+        for n in range(threads_per_campaign)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+    total = threads_per_campaign * per_thread
+    with db.session_scope(readonly=True) as s:
+        for campaign_id in campaigns:
+            events = repo.list_events(s, campaign_id, limit=10_000)
+            assert [e.seq for e in events] == list(range(1, total + 1))
+            ids = [e.id for e in events]
+            assert ids == sorted(ids) and len(set(ids)) == total
+            # Each worker's own events keep their order.
+            by_worker: dict[int, list[int]] = defaultdict(list)
+            for e in events:
+                by_worker[e.payload["worker"]].append(e.payload["i"])
+            assert all(seen == list(range(per_thread)) for seen in by_worker.values())
+            assert repo.last_event_seq(s, campaign_id) == total

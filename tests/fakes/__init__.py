@@ -1,0 +1,1 @@
+"""Local stand-ins for external services, served over real HTTP on loopback for tests."""

@@ -1,0 +1,115 @@
+"""The campaign engine driving ``LLMTeam`` against a fake OpenAI server: real sandbox runs, real database.
+
+This checks the wiring the unit tests cannot: that the engine accepts the team's messages and votes, that
+the engineer's edits produce runnable candidates, and that the ledger sees the whole campaign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agents.llm import LLMTeam
+from agents.providers import UsageLedger
+from app.campaigns.config import CampaignConfig
+from app.campaigns.engine import CampaignEngine
+from app.campaigns.service import create_campaign
+from app.db import repository as repo
+from app.db.artifacts import ArtifactStore
+from app.db.session import Database, upgrade_database
+from sandbox.evaluate import Evaluator
+from tests.campaigns.scripted_team import poly
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.script import Reply
+from tests.llm.helpers import InstantSleep, last_user_text, proposal_json, providers_config, role_of
+
+EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator")
+
+
+class Router:
+    """Plausible answers for every role, computed from the request."""
+
+    def __init__(self) -> None:
+        self.degrees = itertools.count(3)
+
+    def __call__(self, req) -> Reply:
+        role, user = role_of(req), last_user_text(req)
+        if role == "root_engineer":
+            return Reply("```python\n" + poly(1) + "```")
+        if role == "proposer":
+            if "final round" in user:
+                return Reply(proposal_json(title="Higher polynomial degree",
+                                           rationale="Raise DEGREE so the fit follows the oscillation."))
+            return Reply("The straight line cannot follow the oscillation; raise the degree.")
+        if role == "engineer":
+            current = re.search(r"DEGREE = (\d+)", user).group(1)
+            return Reply(f"<<<<<<< SEARCH\nDEGREE = {current}\n=======\nDEGREE = {next(self.degrees)}\n"
+                         ">>>>>>> REPLACE\n")
+        if role == "selector":
+            ids = [int(i) for i in re.findall(r"^node (\d+):", user, re.MULTILINE)]
+            return Reply(json.dumps({"votes": ids[:1], "reason": "lowest error"}))
+        if role == "debugger":
+            return Reply("GIVE UP: cannot tell")
+        return Reply(f"{role} report: nothing unusual.")
+
+
+def test_engine_runs_a_campaign_with_the_llm_team(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    ledger = UsageLedger()
+    with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=1) as evaluator, \
+            FakeOpenAIServer(default=Router()) as srv:
+        config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=2, selectors=2, smoke_seconds=0,
+                                debate_rounds=2, candidate_seconds=20)
+        campaign_id = create_campaign(db, config)
+        team = LLMTeam(providers_config(srv.base_url), ledger, campaign_id=campaign_id, sleep=InstantSleep())
+        engine = CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team)
+        summary = asyncio.run(engine.run(campaign_id))
+        asyncio.run(team.aclose())
+    assert summary["status"] == "completed", summary
+    assert summary["champion_score"] < summary["root_score"]
+    with db.session_scope(readonly=True) as s:
+        nodes = repo.list_nodes(s, campaign_id)
+        messages = repo.list_messages(s, campaign_id)
+        assert all(n.status == "succeeded" for n in nodes), [(n.id, n.status, n.error) for n in nodes]
+        assert len(nodes) >= 3
+        roles = {m.role for m in messages}
+        assert {"data_analyst", "proposer", "critic", "engineer", "result_analyst", "selector"} <= roles
+        llm_messages = [m for m in messages if m.role in ("proposer", "critic", "engineer", "selector")]
+        assert all(m.prompt_version and m.model == "gpt-4o" and m.tokens_in > 0 for m in llm_messages)
+    by_role = ledger.by_role(campaign_id)
+    assert by_role["proposer"].calls == 2 * (len(nodes) - 1)  # plan + final per child
+
+    # Live: each exchange was stored and streamed as it completed, i.e. a child's debate messages were
+    # emitted before the child existed (with the parent named), then attached to the child, each once.
+    from app.db.events import list_events
+
+    with db.session_scope(readonly=True) as s:
+        events = [(e.seq, e.type, e.node_id, dict(e.payload or {}))
+                  for e in list_events(s, campaign_id, limit=100_000)]
+        campaign_tokens_in = repo.get_campaign(s, campaign_id).tokens_in
+        children = [(n.id, n.parent_id) for n in repo.list_nodes(s, campaign_id) if n.parent_id is not None]
+        said = [(m.id, m.node_id, m.role) for m in repo.list_messages(s, campaign_id)]
+    created = {node_id: seq for seq, kind, node_id, _ in events if kind == "node.created"}
+    events_of = {payload.get("message_id"): (seq, node_id, payload)
+                 for seq, kind, node_id, payload in events if kind == "message"}
+    assert children
+    for node_id, parent_id in children:
+        debate = [mid for mid, on, role in said if on == node_id and role in ("proposer", "critic")]
+        assert len(debate) == 3  # two rounds: a plan, its feasibility check, then the final proposal
+        for mid in debate:
+            seq, event_node, payload = events_of[mid]
+            assert seq < created[node_id] and event_node is None
+            assert payload["parent_id"] == parent_id
+    assert by_role["proposer"].calls + by_role["critic"].calls == len(
+        [mid for mid, _, role in said if role in ("proposer", "critic")])
+    totals = ledger.totals(campaign_id)
+    assert campaign_tokens_in == totals.input_tokens  # usage counted once, not again for merged answers
+    assert by_role["selector"].calls == 2
+    db.dispose()

@@ -1,0 +1,208 @@
+"""The heuristic roles: root, debate, debugger and result analyst."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from agents.offline.design import Design
+from agents.offline.render import render_candidate
+from agents.offline.roles import ProposalContext, SiblingSummary, analyze_result, debate, debug, root_design
+
+
+def context(name: str, analyses, specs, **overrides) -> ProposalContext:
+    spec = specs[name]
+    analysis = analyses[name]
+    fields = {
+        "problem_name": name,
+        "kind": spec.kind,
+        "description": spec.description,
+        "pde": spec.pde,
+        "budget_seconds": spec.budget.wall_seconds,
+        "data_analysis": analysis,
+        "parent_design": root_design(spec.kind, analysis),
+        "parent_score": 0.9,
+        "seed": 0,
+    }
+    fields.update(overrides)
+    return ProposalContext(**fields)
+
+
+def test_root_designs_mirror_the_baselines(analyses) -> None:
+    pinn = root_design("pinn", analyses["burgers1d"])
+    assert (pinn.network.width, pinn.network.depth, pinn.network.activation) == (50, 4, "tanh")
+    assert pinn.pinn.n_collocation == 10_000 and not (pinn.pinn.exact_initial or pinn.pinn.exact_dirichlet)
+    assert pinn.optim.lbfgs_fraction == 0 and pinn.optim.schedule == "none"
+    operator = root_design("operator", analyses["antiderivative"])
+    assert operator.operator.model == "deeponet" and operator.operator.latent == 40
+    regression = root_design("regression", analyses["discontinuous_fit1d"])
+    assert regression.network.activation == "relu" and not regression.regression.split_at_jumps
+    for design in (pinn, operator, regression):
+        compile(render_candidate(design), "root", "exec")
+
+
+def test_debate_has_the_configured_rounds(analyses, specs) -> None:
+    result = debate(context("allen_cahn1d", analyses, specs), rounds=4, rng=np.random.default_rng(0))
+    shape = [(m.round, m.role, m.kind) for m in result.messages]
+    assert shape == [
+        (1, "proposer", "reasoning"),
+        (1, "critic", "critique"),
+        (2, "proposer", "reasoning"),
+        (2, "critic", "critique"),
+        (3, "proposer", "plan"),
+        (3, "critic", "feasibility"),
+        (4, "proposer", "proposal"),
+    ]
+    short = debate(context("allen_cahn1d", analyses, specs), rounds=2, rng=np.random.default_rng(0))
+    assert [m.kind for m in short.messages] == ["plan", "feasibility", "proposal"]
+    assert [m.kind for m in debate(context("allen_cahn1d", analyses, specs), rounds=1).messages] == [
+        "proposal"
+    ]
+    with pytest.raises(ValueError):
+        debate(context("allen_cahn1d", analyses, specs), rounds=0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["convection1d", "allen_cahn1d", "burgers1d", "helmholtz2d", "discontinuous_fit1d", "antiderivative"],
+)
+def test_debate_text_reads_like_reasoning(name: str, analyses, specs) -> None:
+    result = debate(context(name, analyses, specs), rng=np.random.default_rng(1))
+    for message in result.messages:
+        text = message.text
+        assert len(text) > 40 and text[0].isupper()
+        assert not re.search(r"\{'|\w+=\w+\(|<[a-z]", text), text  # no dict or object dumps
+    final = result.final
+    assert (
+        final.design.kind == specs[name].kind
+        and final.design.key() != root_design(specs[name].kind, analyses[name]).key()
+    )
+    assert final.title and final.rationale and final.changes
+    compile(render_candidate(final.design, final.title, final.rationale), name, "exec")
+
+
+def test_debate_is_deterministic_given_the_seed(analyses, specs) -> None:
+    first = debate(context("burgers1d", analyses, specs), rng=np.random.default_rng(5))
+    second = debate(context("burgers1d", analyses, specs), rng=np.random.default_rng(5))
+    assert first.model_dump() == second.model_dump()
+    seen = {
+        debate(context("burgers1d", analyses, specs), rng=np.random.default_rng(s)).final.design.key()
+        for s in range(8)
+    }
+    assert len(seen) >= 2  # different seeds explore differently
+
+
+def test_convection_root_proposal_targets_transport(analyses, specs) -> None:
+    final = debate(context("convection1d", analyses, specs), rng=np.random.default_rng(0)).final
+    design = final.design
+    assert design.pinn.exact_initial and design.pinn.exact_periodic
+    assert design.network.fourier_on == "time" and 10 <= design.network.fourier_sigma <= 40
+    assert design.optim.lbfgs_fraction >= 0.5
+
+
+def test_allen_cahn_root_proposal_is_causal(analyses, specs) -> None:
+    design = debate(context("allen_cahn1d", analyses, specs), rng=np.random.default_rng(0)).final.design
+    assert design.pinn.time_windows > 1 or design.pinn.causal_eps > 0
+    assert design.optim.lbfgs_fraction > 0
+
+
+def test_failed_sibling_change_is_not_repeated(analyses, specs) -> None:
+    base = context("convection1d", analyses, specs)
+    first = debate(base, rng=np.random.default_rng(0)).final
+    failed = SiblingSummary(
+        summary=first.design.describe(),
+        score=None,
+        status="failed",
+        key=first.design.key(),
+        changes=first.changes,
+    )
+    second = debate(
+        context("convection1d", analyses, specs, siblings=[failed]), rng=np.random.default_rng(0)
+    ).final
+    assert second.design.key() != first.design.key()
+    assert set(second.changes) != set(first.changes)
+
+
+def test_card_steers_the_proposal(analyses, specs) -> None:
+    card = {
+        "id": "causal-training",
+        "title": "Causal training of PINNs",
+        "family": "pinn-training",
+        "failure_modes": ["causality violation"],
+        "body": "...",
+    }
+    result = debate(context("burgers1d", analyses, specs, card=card), rng=np.random.default_rng(0))
+    assert "causal_weighting" in result.final.changes
+    assert "card" in result.messages[0].text
+
+
+def test_critic_shrinks_a_plan_that_does_not_fit(analyses, specs) -> None:
+    big = root_design("pinn", analyses["burgers1d"]).evolve(
+        network={"width": 200, "depth": 6}, pinn={"n_collocation": 20_000}
+    )
+    result = debate(context("burgers1d", analyses, specs, parent_design=big), rng=np.random.default_rng(0))
+    feasibility = next(m for m in result.messages if m.kind == "feasibility")
+    assert "shrink" in feasibility.text
+    assert result.final.design.network.width < 200 or result.final.design.pinn.n_collocation < 20_000
+
+
+def test_debug_reactions() -> None:
+    design = Design(
+        kind="pinn",
+        network={"activation": "adaptive_tanh"},
+        pinn={"weighting": "self_adaptive"},
+        optim={"lr": 1e-3},
+    )
+    fixed, note = debug(design, "crash", "FloatingPointError: non-finite loss at Adam step 12", None)
+    assert fixed.optim.lr < 1e-3 and fixed.optim.grad_clip > 0 and fixed.network.activation == "tanh"
+    assert "learning rate" in note
+    faster, note = debug(design, "timeout", "exceeded the wall-clock budget", None)
+    assert (
+        faster.network.width < design.network.width and faster.pinn.n_collocation < design.pinn.n_collocation
+    )
+    smaller, note = debug(design, "memory", "killed: out of memory", None)
+    assert smaller.pinn.n_collocation < design.pinn.n_collocation and "memory" in note
+    lbfgs = Design(kind="pinn", optim={"lbfgs_fraction": 0.5})
+    repaired, _ = debug(lbfgs, "crash", "RuntimeError", "File ..., in lbfgs\n  optimiser.step(closure)")
+    assert repaired.optim.lbfgs_fraction == 0
+    assert debug(design, "violation", "tried to open a socket", None) is None
+    assert debug(design, "crash", "ValueError: something unrelated", "Traceback ...") is None
+    tiny = Design(kind="regression", network={"width": 16, "depth": 1})
+    assert debug(tiny, "timeout", "too slow", None) is None  # nothing left to shrink
+
+
+def test_result_analysis_is_factual() -> None:
+    design = Design(kind="pinn")
+    plateau = [{"step": s, "t": s / 10, "loss": 1.0 / (1 + s) if s < 50 else 0.02} for s in range(0, 200, 10)]
+    text = analyze_result(design, 0.05, 0.5, plateau, None)
+    assert "10x better than the parent" in text and "plateaued" in text
+    improving = [{"step": s, "t": s, "loss": 10 ** (-s / 50)} for s in range(0, 200, 10)]
+    assert "still falling" in analyze_result(design, 0.5, 0.05, improving, None)
+    assert "10x worse" in analyze_result(design, 0.5, 0.05, improving, None)
+    diverged = [{"step": s, "t": s, "loss": v} for s, v in enumerate([1, 0.1, 0.01, 5, 80])]
+    assert "diverged" in analyze_result(design, None, 0.05, diverged, None)
+    failed = analyze_result(design, None, 0.05, [], "timeout: exceeded the wall-clock budget")
+    assert "failed" in failed and "should" not in failed and "next" not in failed
+
+
+def test_curve_summary_ignores_jumps_when_a_window_opens() -> None:
+    from agents.offline.signals import summarise_curve
+
+    logs = []
+    for stage, horizon in enumerate((0.2, 0.4, 0.6)):
+        for k in range(5):
+            logs.append(
+                {
+                    "step": 10 * len(logs),
+                    "t": len(logs),
+                    "phase": 1,
+                    "horizon": horizon,
+                    "loss": 10.0 ** (-k) * (stage + 1),
+                }
+            )
+    summary = summarise_curve(logs)
+    assert summary.spikes == 0 and not summary.diverged
+    logs.append({"step": 999, "t": 99, "phase": 1, "horizon": 0.6, "loss": 50.0})
+    assert summarise_curve(logs).diverged
