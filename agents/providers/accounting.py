@@ -72,7 +72,12 @@ class UsageLedger:
         records: Iterable[UsageRecord] = (),
     ) -> None:
         self._lock = threading.Lock()
-        self._records: list[UsageRecord] = list(records)
+        self._records: list[UsageRecord] = []
+        # Running sums (key None: every campaign), so the budget check before each call is O(1), not
+        # a pass over every record of a long campaign.
+        self._sums: dict[str | None, UsageTotals] = {}
+        for rec in records:
+            self._append(rec)
         self._global_caps = caps or BudgetCaps()
         self._campaign_caps: dict[str, BudgetCaps] = {}
 
@@ -111,7 +116,13 @@ class UsageLedger:
 
     def add_record(self, rec: UsageRecord) -> None:
         with self._lock:
-            self._records.append(rec)
+            self._append(rec)
+
+    def _append(self, rec: UsageRecord) -> None:
+        self._records.append(rec)
+        self._sums.setdefault(None, UsageTotals()).add(rec)
+        if rec.campaign_id is not None:
+            self._sums.setdefault(rec.campaign_id, UsageTotals()).add(rec)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -127,10 +138,9 @@ class UsageLedger:
             return [r for r in self._records if r.campaign_id == campaign_id]
 
     def totals(self, campaign_id: str | None = None) -> UsageTotals:
-        out = UsageTotals()
-        for rec in self._select(campaign_id):
-            out.add(rec)
-        return out
+        with self._lock:
+            current = self._sums.get(campaign_id)
+            return current.model_copy() if current is not None else UsageTotals()
 
     def _group(self, campaign_id: str | None, key: str) -> dict[str, UsageTotals]:
         groups: dict[str, UsageTotals] = {}

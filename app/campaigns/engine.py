@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import load_only
 
 from agents.memory import MethodMemory, NoMemory
 from agents.selection import eligible, tally
@@ -26,7 +27,7 @@ from agents.team import (
     AgentTeam, CandidateCode, DataReport, Failure, NodeView, Proposal, ProposalContext, TeamMessage,
 )
 from app.campaigns.config import CampaignConfig
-from app.campaigns.novelty import find_duplicate
+from app.campaigns.novelty import NoveltyIndex
 from app.db import repository as repo
 from app.db.artifacts import ArtifactStore
 from app.db.events import append_event, list_events
@@ -38,6 +39,9 @@ from sandbox.evaluate import EvaluationResult, Evaluator
 EventCallback = Callable[[str, dict[str, Any], int | None], None]
 TERMINAL = ("succeeded", "failed", "skipped_duplicate", "cancelled")
 LOG_EVENT_INTERVAL_S = 1.0
+# What the tree queries load: enough for selection and for the views roles read.
+_TREE_COLUMNS = (Node.parent_id, Node.iteration, Node.depth, Node.status, Node.score, Node.proposal, Node.analysis,
+                 Node.error)
 
 
 class StopCampaign(Exception):
@@ -59,6 +63,18 @@ def _view(node: Node, children: int = 0, parent_score: float | None = None) -> N
     )
 
 
+def _load_tree(s: Any, campaign_id: str) -> tuple[dict[int, Node], dict[int, list[int]]]:
+    query = select(Node).where(Node.campaign_id == campaign_id).options(load_only(*_TREE_COLUMNS)).order_by(Node.id)
+    nodes = {n.id: n for n in s.scalars(query)}
+    for n in nodes.values():
+        s.expunge(n)
+    children: dict[int, list[int]] = {}
+    for n in nodes.values():
+        if n.parent_id is not None:
+            children.setdefault(n.parent_id, []).append(n.id)
+    return nodes, children
+
+
 @dataclass
 class _Speaking:
     """Who a team is talking for right now, so a message that completes mid-call can be stored at once."""
@@ -68,6 +84,47 @@ class _Speaking:
     node_id: int | None = None
     parent_id: int | None = None
     stored: list[int] = field(default_factory=list)  # rows written live during the call
+
+
+class _Tx:
+    """One engine transaction: rows, events and messages written together; events are announced after commit."""
+
+    def __init__(self, session: Any, campaign_id: str) -> None:
+        self.s = session
+        self.campaign_id = campaign_id
+        self.emitted: list[tuple[str, dict[str, Any], int | None]] = []
+        self.stored: list[tuple[TeamMessage, int]] = []
+
+    def event(self, type: str, payload: dict[str, Any] | None = None, *, node_id: int | None = None,
+              role: str | None = None) -> None:
+        payload = payload or {}
+        append_event(self.s, self.campaign_id, type, payload, node_id=node_id, role=role)
+        self.emitted.append((type, payload, node_id))
+
+    def messages(self, msgs: list[TeamMessage], *, node_id: int | None, iteration: int | None,
+                 extra: dict[str, Any] | None = None) -> None:
+        """Store each message not stored yet (row, usage, ``message`` event); attach stored ones to
+        ``node_id`` with one UPDATE (they were written live, before their node existed)."""
+        adopt = [m._stored_id for m in msgs if m._stored_id is not None]
+        if adopt and node_id is not None:
+            self.s.execute(update(Message).where(Message.id.in_(adopt), Message.node_id.is_(None))
+                           .values(node_id=node_id).execution_options(synchronize_session=False))
+        for msg in msgs:
+            if msg._stored_id is not None:
+                continue
+            row = repo.add_message(
+                self.s, self.campaign_id, msg.role, msg.text, node_id=node_id, iteration=iteration,
+                kind=msg.kind, model=msg.model, prompt_version=msg.prompt_version,
+                payload={**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
+                         **(extra or {})},
+                tokens_in=msg.tokens_in, tokens_out=msg.tokens_out, latency_s=msg.latency_s, cost_usd=msg.cost_usd,
+                count_usage=not msg._parts_stored,
+            )
+            self.stored.append((msg, row.id))  # marked stored once the transaction commits
+            self.event("message", {
+                "message_id": row.id, "role": msg.role, "kind": msg.kind, "round": msg.round, "model": msg.model,
+                "text": msg.text, "iteration": iteration, **(extra or {}),
+            }, node_id=node_id, role=msg.role)
 
 
 # Context-local (each asyncio task sees its own): concurrent debates of one iteration do not mix.
@@ -94,21 +151,35 @@ class CampaignEngine:
         self.on_event = on_event
         self.card_sink = card_sink  # stores a discovered method card (the knowledge base's add_card)
         self.cancel = threading.Event()
+        self._novelty = NoveltyIndex()  # node ids are unique across campaigns, so one index serves them all
         register = getattr(team, "set_message_hook", None)
         if callable(register):
             register(self._live_message)  # LLM messages are stored and streamed as each one completes
 
     # -- small persistence helpers ------------------------------------------------------------------------
-    def _event(self, campaign_id: str, type: str, payload: dict[str, Any] | None = None, *,
-               node_id: int | None = None, role: str | None = None) -> None:
-        payload = payload or {}
+    # A step's rows, usage counters and events go into one transaction (SQLite commits cost about as much
+    # as the statements they hold); listeners hear about the events only once they are committed.
+    @contextlib.contextmanager
+    def _write(self, campaign_id: str) -> Iterator[_Tx]:
         with self.db.session_scope() as s:
-            append_event(s, campaign_id, type, payload, node_id=node_id, role=role)
+            tx = _Tx(s, campaign_id)
+            yield tx
+        for msg, message_id in tx.stored:
+            msg._stored_id = message_id
+        for type, payload, node_id in tx.emitted:
+            self._notify(type, payload, node_id)
+
+    def _notify(self, type: str, payload: dict[str, Any], node_id: int | None) -> None:
         if self.on_event is not None:
             try:
                 self.on_event(type, payload, node_id)
             except Exception:  # noqa: BLE001 - a display bug must not stop a campaign
                 pass
+
+    def _event(self, campaign_id: str, type: str, payload: dict[str, Any] | None = None, *,
+               node_id: int | None = None, role: str | None = None) -> None:
+        with self._write(campaign_id) as tx:
+            tx.event(type, payload, node_id=node_id, role=role)
 
     @contextlib.contextmanager
     def _speaking(self, campaign_id: str, iteration: int | None, *, node_id: int | None = None,
@@ -133,28 +204,8 @@ class CampaignEngine:
 
     def _message(self, campaign_id: str, msg: TeamMessage, *, node_id: int | None, iteration: int | None,
                  extra: dict[str, Any] | None = None) -> None:
-        if msg._stored_id is not None:  # stored live already: only attach it to its node
-            if node_id is not None:
-                with self.db.session_scope() as s:
-                    row = s.get(Message, msg._stored_id)
-                    if row is not None and row.node_id is None:
-                        row.node_id = node_id
-            return
-        with self.db.session_scope() as s:
-            row = repo.add_message(
-                s, campaign_id, msg.role, msg.text, node_id=node_id, iteration=iteration, kind=msg.kind,
-                model=msg.model, prompt_version=msg.prompt_version,
-                payload={**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
-                         **(extra or {})},
-                tokens_in=msg.tokens_in, tokens_out=msg.tokens_out, latency_s=msg.latency_s, cost_usd=msg.cost_usd,
-                count_usage=not msg._parts_stored,
-            )
-            message_id = row.id
-        msg._stored_id = message_id
-        self._event(campaign_id, "message", {
-            "message_id": message_id, "role": msg.role, "kind": msg.kind, "round": msg.round, "model": msg.model,
-            "text": msg.text, "iteration": iteration, **(extra or {}),
-        }, node_id=node_id, role=msg.role)
+        with self._write(campaign_id) as tx:
+            tx.messages([msg], node_id=node_id, iteration=iteration, extra=extra)
 
     def _config(self, campaign: Campaign) -> CampaignConfig:
         return CampaignConfig(**{k: v for k, v in campaign.config.items() if not k.startswith("_")})
@@ -262,16 +313,14 @@ class CampaignEngine:
         if root_id is None:
             with self._speaking(campaign_id, 0):
                 root = await self.team.write_root(self._problem_view, data)
-            with self.db.session_scope() as s:
-                node = repo.add_node(s, campaign_id, code=root.code, operation="root", iteration=0,
+            with self._write(campaign_id) as tx:
+                node = repo.add_node(tx.s, campaign_id, code=root.code, operation="root", iteration=0,
                                      proposal={"title": "root", "summary": root.notes or "root solution",
                                                "design": root.design, "rationale": root.notes},
                                      proposal_text=root.notes, store=self.store)
                 root_id = node.id
-            self._event(campaign_id, "node.created", {"iteration": 0, "operation": "root",
-                                                      "title": "root"}, node_id=root_id)
-            for msg in root.messages:
-                self._message(campaign_id, msg, node_id=root_id, iteration=0)
+                tx.event("node.created", {"iteration": 0, "operation": "root", "title": "root"}, node_id=root_id)
+                tx.messages(root.messages, node_id=root_id, iteration=0)
         await self._evaluate_pending(campaign_id, config, problem, data, [root_id])
 
     async def _redo_unfinished(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport) -> None:
@@ -283,15 +332,10 @@ class CampaignEngine:
 
     # -- iterations ---------------------------------------------------------------------------------------
     def _tree(self, campaign_id: str) -> tuple[dict[int, Node], dict[int, list[int]]]:
+        """The tree's shape and what views show; code, logs and curves stay in the database (they grow with
+        every node and only a parent's are needed, see :meth:`_context`)."""
         with self.db.session_scope(readonly=True) as s:
-            nodes = {n.id: n for n in repo.list_nodes(s, campaign_id)}
-            for n in nodes.values():
-                s.expunge(n)
-        children: dict[int, list[int]] = {}
-        for n in nodes.values():
-            if n.parent_id is not None:
-                children.setdefault(n.parent_id, []).append(n.id)
-        return nodes, children
+            return _load_tree(s, campaign_id)
 
     def _views(self, campaign_id: str) -> list[NodeView]:
         """Views for selection; a node's child count excludes duplicates that were never trained."""
@@ -332,11 +376,10 @@ class CampaignEngine:
             for outcome in results:
                 if isinstance(outcome, BaseException):
                     raise _as_stop(outcome)
-            with self.db.session_scope() as s:
-                repo.add_campaign_usage(s, campaign_id, iterations=1)
-                campaign = repo.get_campaign(s, campaign_id)
-                best = campaign.best_score
-            self._event(campaign_id, "iteration.finished", {"iteration": iteration, "best_score": best})
+            with self._write(campaign_id) as tx:
+                repo.add_campaign_usage(tx.s, campaign_id, iterations=1)
+                best = repo.get_campaign(tx.s, campaign_id).best_score
+                tx.event("iteration.finished", {"iteration": iteration, "best_score": best})
 
     async def _parents_for(self, campaign_id: str, config: CampaignConfig, iteration: int) -> list[int]:
         with self.db.session_scope(readonly=True) as s:
@@ -369,7 +412,10 @@ class CampaignEngine:
 
     def _context(self, campaign_id: str, problem: Any, data: DataReport, parent_id: int, iteration: int,
                  seed: int) -> ProposalContext:
-        nodes, children = self._tree(campaign_id)
+        with self.db.session_scope(readonly=True) as s:
+            nodes, children = _load_tree(s, campaign_id)
+            full = repo.get_node(s, parent_id)
+            code, curves = repo.node_code(full, self.store) or "", full.curves
         parent = nodes[parent_id]
         grand = nodes.get(parent.parent_id) if parent.parent_id else None
         relatives: list[NodeView] = []
@@ -383,11 +429,10 @@ class CampaignEngine:
                 if uncle != grand.id:
                     relatives.append(_view(nodes[uncle], len(children.get(uncle, []))))
         grand_score = grand.score if grand else None
-        code = repo.node_code(parent, self.store) or ""
         return ProposalContext(
             problem=self._problem_view, data=data,
             parent=_view(parent, len(children.get(parent_id, [])), grand_score),
-            parent_code=code, parent_logs=_records(parent.curves), relatives=relatives, iteration=iteration,
+            parent_code=code, parent_logs=_records(curves), relatives=relatives, iteration=iteration,
             seed=seed,
         )
 
@@ -418,22 +463,19 @@ class CampaignEngine:
             self._record_unproduced_child(campaign_id, parent_id, iteration, exc)
             return "failed"
         proposal = self._proposal_record(debate.proposal, card)
-        with self.db.session_scope() as s:
-            node = repo.add_node(s, campaign_id, parent_id=parent_id, code=code.code, operation="improve",
+        with self._write(campaign_id) as tx:
+            node = repo.add_node(tx.s, campaign_id, parent_id=parent_id, code=code.code, operation="improve",
                                  iteration=iteration, proposal=proposal, store=self.store,
                                  proposal_text=f"{debate.proposal.title}\n\n{debate.proposal.rationale}")
             node_id = node.id
             if card is not None:
-                repo.link_knowledge(s, campaign_id, str(card.get("id")), "retrieved", node_id=node_id,
+                repo.link_knowledge(tx.s, campaign_id, str(card.get("id")), "retrieved", node_id=node_id,
                                     score=card.get("score"), payload={"title": card.get("title")})
-        self._event(campaign_id, "node.created", {"iteration": iteration, "parent_id": parent_id,
-                                                  "title": debate.proposal.title, "card": proposal.get("card")},
-                    node_id=node_id)
-        for msg in [*([choice] if choice else []), *debate.messages, *code.messages]:
-            self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
-        await self._evaluate_pending(campaign_id, config, problem, data, [node_id])
-        with self.db.session_scope(readonly=True) as s:
-            return repo.get_node(s, node_id).status
+            tx.event("node.created", {"iteration": iteration, "parent_id": parent_id,
+                                      "title": debate.proposal.title, "card": proposal.get("card")}, node_id=node_id)
+            tx.messages([*([choice] if choice else []), *debate.messages, *code.messages], node_id=node_id,
+                        iteration=iteration)
+        return await self._evaluate_node(campaign_id, config, problem, data, node_id)
 
     async def _retrieve(self, ctx: ProposalContext) -> tuple[dict[str, Any] | None, TeamMessage | None]:
         """0 or 1 method card: memory shortlists, the team's retriever picks (or the top card is taken)."""
@@ -477,32 +519,39 @@ class CampaignEngine:
             if isinstance(outcome, BaseException):
                 raise _as_stop(outcome)
 
-    def _duplicate_of(self, campaign_id: str, node_id: int, code: str) -> tuple[int, str] | None:
-        with self.db.session_scope(readonly=True) as s:
-            others = [(n.id, repo.node_code(n, self.store) or "") for n in repo.list_nodes(s, campaign_id)
-                      if n.id != node_id and n.status in ("succeeded", "failed", "running")]
-        return find_duplicate(code, others)
+    def _duplicate_of(self, s: Any, campaign_id: str, node_id: int, code: str) -> tuple[int, str] | None:
+        others = [(i, h) for i, h in s.execute(
+            select(Node.id, Node.code_hash).where(Node.campaign_id == campaign_id, Node.id != node_id,
+                                                  Node.status.in_(("succeeded", "failed", "running")))
+            .order_by(Node.id))]
+
+        def load_code(ids: list[int]) -> dict[int, str]:
+            rows = s.execute(select(Node.id, Node.code, Node.code_artifact).where(Node.id.in_(ids)))
+            return {i: code if code is not None else (self.store.get_text(artifact) if artifact else "")
+                    for i, code, artifact in rows}
+
+        return self._novelty.find(code, others, load_code)
 
     async def _evaluate_node(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
-                             node_id: int) -> None:
-        with self.db.session_scope() as s:
-            node = repo.get_node(s, node_id)
+                             node_id: int) -> str:
+        """Evaluate (debugging as allowed) and record one node; returns the status it ends in."""
+        with self._write(campaign_id) as tx:
+            node = repo.get_node(tx.s, node_id)
             if node.status in TERMINAL:
-                return
+                return node.status
             code_text = repo.node_code(node, self.store) or ""
             iteration, parent_id = node.iteration, node.parent_id
             design = (node.proposal or {}).get("design")
             title = (node.proposal or {}).get("title")
-            repo.set_node_status(s, node_id, "running")
-        duplicate = self._duplicate_of(campaign_id, node_id, code_text) if parent_id else None
-        if duplicate is not None:
-            other, how = duplicate
-            reason = f"duplicate of node {other} ({how}); not trained"
-            with self.db.session_scope() as s:
-                repo.set_node_status(s, node_id, "skipped_duplicate", error=reason)
-            self._event(campaign_id, "node.skipped", {"reason": reason, "duplicate_of": other}, node_id=node_id)
-            return
-        ctx = self._context(campaign_id, problem, data, parent_id, iteration, config.seed) if parent_id else None
+            duplicate = self._duplicate_of(tx.s, campaign_id, node_id, code_text) if parent_id else None
+            if duplicate is not None:
+                other, how = duplicate
+                reason = f"duplicate of node {other} ({how}); not trained"
+                repo.set_node_status(tx.s, node_id, "skipped_duplicate", error=reason)
+                tx.event("node.skipped", {"reason": reason, "duplicate_of": other}, node_id=node_id)
+                return "skipped_duplicate"
+            repo.set_node_status(tx.s, node_id, "running")
+        ctx: ProposalContext | None = None  # the debugger's view of the parent, built when first needed
         current = CandidateCode(code=code_text, design=design)
         attempts = 0
         evaluations = 0
@@ -521,6 +570,8 @@ class CampaignEngine:
             if attempts >= config.debug_attempts:
                 break
             attempts += 1
+            if ctx is None and parent_id:
+                ctx = self._context(campaign_id, problem, data, parent_id, iteration, config.seed)
             debug_ctx = ctx or ProposalContext(problem=self._problem_view, data=data,
                                                parent=NodeView(node_id=node_id, status="running"),
                                                parent_code=current.code, iteration=iteration, seed=config.seed)
@@ -531,17 +582,16 @@ class CampaignEngine:
                     repo.add_debug_attempt(s, node_id, current.code, traceback=failure.traceback or failure.reason,
                                            diagnosis="the debugger found no implementation fix", outcome="gave_up")
                 break
-            with self.db.session_scope() as s:
-                repo.add_debug_attempt(s, node_id, fix.code, traceback=failure.traceback or failure.reason,
+            with self._write(campaign_id) as tx:
+                repo.add_debug_attempt(tx.s, node_id, fix.code, traceback=failure.traceback or failure.reason,
                                        diagnosis=fix.notes, outcome="retrying")
-            self._event(campaign_id, "debug.attempt", {"attempt": attempts, "failure": failure.kind,
-                                                       "reason": failure.reason, "diagnosis": fix.notes},
-                        node_id=node_id, role="debugger")
-            for msg in fix.messages:
-                self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
+                tx.event("debug.attempt", {"attempt": attempts, "failure": failure.kind,
+                                           "reason": failure.reason, "diagnosis": fix.notes},
+                         node_id=node_id, role="debugger")
+                tx.messages(fix.messages, node_id=node_id, iteration=iteration)
             current = CandidateCode(code=fix.code, design=fix.design or current.design)
-        await self._record_result(campaign_id, problem, node_id, current, result, stage, evaluations, timings,
-                                  title, parent_id)
+        return await self._record_result(campaign_id, problem, node_id, current, result, stage, evaluations,
+                                         timings, title, parent_id)
 
     async def _cascade(self, campaign_id: str, config: CampaignConfig, problem: Any, node_id: int, code: str,
                        timings: dict[str, float]) -> tuple[EvaluationResult, str]:
@@ -573,13 +623,14 @@ class CampaignEngine:
 
     async def _record_result(self, campaign_id: str, problem: Any, node_id: int, code: CandidateCode,
                              result: EvaluationResult, stage: str, evaluations: int, timings: dict[str, float],
-                             title: str | None, parent_id: int | None) -> None:
+                             title: str | None, parent_id: int | None) -> str:
         curves = _curves(result.logs)
         fields: dict[str, Any] = {
             "protections": result.protections, "curves": curves, "timings": timings,
             "logs": (result.stdout[-20000:] + ("\n--- stderr ---\n" + result.stderr[-20000:] if result.stderr else "")),
         }
-        with self.db.session_scope() as s:
+        with self._write(campaign_id) as tx:
+            s = tx.s
             node = repo.get_node(s, node_id)
             if code.code != (repo.node_code(node, self.store) or ""):
                 fields["code"] = code.code
@@ -591,31 +642,31 @@ class CampaignEngine:
                     fields["predictions_artifact"] = repo.store_artifact(
                         s, self.store, result.predictions_npy, media_type="application/x-npy")
                 champion = repo.record_node_score(s, node_id, result.score, metrics=result.metrics)
-                repo.set_node_status(s, node_id, "succeeded", **fields)
+                status = "succeeded"
+                repo.set_node_status(s, node_id, status, **fields)
                 repo.add_campaign_usage(s, campaign_id, evaluations=evaluations)
             else:
                 champion = False
+                status = "failed"
                 reason = f"[{stage}] {result.failure}: {result.reason}"
-                repo.set_node_status(s, node_id, "failed", error=reason, **fields)
+                repo.set_node_status(s, node_id, status, error=reason, **fields)
                 repo.add_campaign_usage(s, campaign_id, evaluations=evaluations, failures=1)
-            parent_score = repo.get_node(s, parent_id).score if parent_id else None
+            parent = repo.get_node(s, parent_id) if parent_id else None
+            parent_view = _view(parent) if parent is not None else None
             node = repo.get_node(s, node_id)
-            view = _view(node, 0, parent_score)
-        self._event(campaign_id, "evaluation.finished", {
-            "status": result.status, "score": result.score, "failure": result.failure, "reason": result.reason,
-            "stage": stage, "wall_seconds": result.wall_seconds, "title": title,
-        }, node_id=node_id)
-        if champion:
-            self._event(campaign_id, "champion.changed", {"score": result.score, "title": title}, node_id=node_id)
-        parent_view = None
-        if parent_id:
-            with self.db.session_scope(readonly=True) as s:
-                parent_view = _view(repo.get_node(s, parent_id))
+            view = _view(node, 0, parent.score if parent is not None else None)
+            tx.event("evaluation.finished", {
+                "status": result.status, "score": result.score, "failure": result.failure, "reason": result.reason,
+                "stage": stage, "wall_seconds": result.wall_seconds, "title": title,
+            }, node_id=node_id)
+            if champion:
+                tx.event("champion.changed", {"score": result.score, "title": title}, node_id=node_id)
         with self._speaking(campaign_id, view.iteration, node_id=node_id):
             analysis = await self.team.analyze_result(self._problem_view, view, result.logs, parent_view)
-        with self.db.session_scope() as s:
-            repo.update_node(s, node_id, analysis=analysis.text)
-        self._message(campaign_id, analysis, node_id=node_id, iteration=view.iteration)
+        with self._write(campaign_id) as tx:
+            repo.update_node(tx.s, node_id, analysis=analysis.text)
+            tx.messages([analysis], node_id=node_id, iteration=view.iteration)
+        return status
 
     # -- champion -----------------------------------------------------------------------------------------
     async def _reevaluate_champion(self, campaign_id: str, config: CampaignConfig, problem: Any) -> None:
@@ -710,13 +761,21 @@ def _is_team_failure(exc: BaseException) -> bool:
 
 
 def _as_stop(exc: BaseException) -> BaseException:
-    """Provider trouble pauses the campaign and a spent budget ends it; anything else is a real error."""
-    from agents.providers import BudgetExceeded, ProviderUnavailable
+    """Provider trouble pauses the campaign and a spent budget ends it; anything else is a real error.
+
+    Every provider error pauses, not only outages: a revoked key (401), a model that was renamed (404) or a
+    missing key variable are fixed outside the campaign, and a paused campaign resumes where it stopped
+    while a failed one would be lost work.
+    """
+    from agents.providers import BudgetExceeded, ProviderError, ProviderUnavailable
 
     if isinstance(exc, BudgetExceeded):
         return StopCampaign("completed", f"budget reached, no new proposals: {exc}")
     if isinstance(exc, ProviderUnavailable):
         return StopCampaign("paused", f"LLM provider unavailable, campaign paused (resume when it is back): {exc}")
+    if isinstance(exc, ProviderError):
+        return StopCampaign("paused", f"LLM provider refused the request, campaign paused (fix the provider "
+                                      f"configuration, then resume): {exc}")
     return exc
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from typing import Iterable
+from typing import Callable, Iterable
 
 from app.db.fingerprint import code_fingerprint
 
@@ -80,3 +80,33 @@ def find_duplicate(code: str, evaluated: Iterable[tuple[int, str]]) -> tuple[int
         if structure is not None and structure_fingerprint(other) == structure:
             return node_id, "near-identical (only names differ)"
     return None
+
+
+class NoveltyIndex:
+    """:func:`find_duplicate` for a campaign that grows node by node, without re-reading the whole tree.
+
+    Identical code is found from the fingerprints the database already holds (``nodes.code_hash``). The
+    structure fingerprint of each node is computed once, when a check first needs it, and kept under
+    ``(node_id, code_hash)`` so a node whose code the debugger changed is fingerprinted again. Only the
+    code of nodes not seen yet is loaded.
+    """
+
+    def __init__(self) -> None:
+        self._structure: dict[tuple[int, str | None], str | None] = {}
+
+    def find(self, code: str, others: list[tuple[int, str | None]],
+             load_code: Callable[[list[int]], dict[int, str]]) -> tuple[int, str] | None:
+        """``others``: ``(node_id, code_hash)`` of the evaluated nodes in creation order."""
+        fingerprint = code_fingerprint(code)
+        unknown = [(node_id, digest) for node_id, digest in others
+                   if digest is None or (node_id, digest) not in self._structure]
+        codes = load_code([node_id for node_id, _ in unknown]) if unknown else {}
+        for node_id, digest in unknown:
+            self._structure[(node_id, digest)] = structure_fingerprint(codes.get(node_id, ""))
+        structure = structure_fingerprint(code)
+        for node_id, digest in others:
+            if (digest or code_fingerprint(codes.get(node_id, ""))) == fingerprint:
+                return node_id, "identical"
+            if structure is not None and self._structure[(node_id, digest)] == structure:
+                return node_id, "near-identical (only names differ)"
+        return None

@@ -25,7 +25,7 @@ from app.db.session import Database, upgrade_database
 from sandbox.evaluate import Evaluator
 from tests.campaigns.scripted_team import poly
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.fakes.script import Reply
+from tests.fakes.script import Reply, Status
 from tests.llm.helpers import InstantSleep, last_user_text, proposal_json, providers_config, role_of
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator")
@@ -112,4 +112,64 @@ def test_engine_runs_a_campaign_with_the_llm_team(tmp_path) -> None:
     totals = ledger.totals(campaign_id)
     assert campaign_tokens_in == totals.input_tokens  # usage counted once, not again for merged answers
     assert by_role["selector"].calls == 2
+    db.dispose()
+
+
+class Outage:
+    """The Router's answers, until the first critic call: from then on every request gets ``status`` until
+    ``failing`` is cleared (the provider went down, or the key was revoked, mid-debate)."""
+
+    def __init__(self, status: int) -> None:
+        self.router, self.status, self.failing, self.tripped = Router(), status, False, False
+        self.refused = 0
+
+    def __call__(self, req) -> Reply | Status:
+        if not self.tripped and role_of(req) == "critic":
+            self.failing = self.tripped = True
+        if self.failing:
+            self.refused += 1
+            return Status(self.status, message="service unavailable" if self.status >= 500 else "invalid api key")
+        return self.router(req)
+
+
+@pytest.mark.parametrize("status, reason", [(503, "LLM provider unavailable"), (401, "LLM provider refused")])
+def test_a_provider_failure_mid_debate_pauses_the_campaign_and_resume_finishes_it(tmp_path, status, reason):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    outage = Outage(status)
+    with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
+            FakeOpenAIServer(default=outage) as srv:
+        config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
+                                debate_rounds=2, candidate_seconds=20)
+        campaign_id = create_campaign(db, config)
+
+        def run_once() -> dict:
+            team = LLMTeam(providers_config(srv.base_url), UsageLedger(), campaign_id=campaign_id,
+                           sleep=InstantSleep())
+            try:
+                return asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator,
+                                                  team).run(campaign_id))
+            finally:
+                asyncio.run(team.aclose())
+
+        paused = run_once()
+        with db.session_scope(readonly=True) as s:
+            campaign = repo.get_campaign(s, campaign_id)
+            state, error = campaign.status, campaign.error
+            before = [(n.id, n.status) for n in repo.list_nodes(s, campaign_id)]
+            said_before = len(repo.list_messages(s, campaign_id))
+        assert paused["status"] == "paused" and state == "paused", (paused, error)
+        assert reason in error and f"HTTP {status}" in error and "resume" in error
+        assert outage.refused == (3 if status == 503 else 1)  # retried to the last attempt only when it may help
+        assert before == [(before[0][0], "succeeded")]  # the root is kept; no half-made child was stored
+
+        outage.failing = False
+        finished = run_once()
+        with db.session_scope(readonly=True) as s:
+            nodes = [(n.id, n.status) for n in repo.list_nodes(s, campaign_id)]
+            said_after = len(repo.list_messages(s, campaign_id))
+    assert finished["status"] == "completed", finished
+    assert nodes[0] == before[0] and len(nodes) == 3 and {st for _, st in nodes} == {"succeeded"}
+    assert said_after > said_before  # what was said before the pause is kept, the resumed run adds to it
     db.dispose()
