@@ -34,6 +34,7 @@ from app.db.events import append_event, list_events
 from app.db.fingerprint import code_fingerprint
 from app.db.models import Campaign, Message, Node
 from app.db.session import Database
+from app.db.work_queue import LeaseLost
 from sandbox.evaluate import EvaluationResult, Evaluator
 
 EventCallback = Callable[[str, dict[str, Any], int | None], None]
@@ -151,6 +152,8 @@ class CampaignEngine:
         self.on_event = on_event
         self.card_sink = card_sink  # stores a discovered method card (the knowledge base's add_card)
         self.cancel = threading.Event()
+        # Set by a worker to its lease check; called first in every write transaction.
+        self.fence: Callable[[Any], None] | None = None
         self._novelty = NoveltyIndex()  # node ids are unique across campaigns, so one index serves them all
         register = getattr(team, "set_message_hook", None)
         if callable(register):
@@ -160,8 +163,17 @@ class CampaignEngine:
     # A step's rows, usage counters and events go into one transaction (SQLite commits cost about as much
     # as the statements they hold); listeners hear about the events only once they are committed.
     @contextlib.contextmanager
-    def _write(self, campaign_id: str) -> Iterator[_Tx]:
+    def _session(self) -> Iterator[Any]:
+        """A write transaction, fenced: a worker whose lease was taken over raises ``LeaseLost`` here
+        instead of committing (see :func:`app.db.work_queue.assert_held`)."""
         with self.db.session_scope() as s:
+            if self.fence is not None:
+                self.fence(s)
+            yield s
+
+    @contextlib.contextmanager
+    def _write(self, campaign_id: str) -> Iterator[_Tx]:
+        with self._session() as s:
             tx = _Tx(s, campaign_id)
             yield tx
         for msg, message_id in tx.stored:
@@ -214,7 +226,7 @@ class CampaignEngine:
     async def run(self, campaign_id: str) -> dict[str, Any]:
         from problems.registry import get_problem
 
-        with self.db.session_scope() as s:
+        with self._session() as s:
             campaign = repo.get_campaign(s, campaign_id)
             if campaign is None:
                 raise LookupError(f"no campaign {campaign_id!r}")
@@ -236,6 +248,8 @@ class CampaignEngine:
             await self._redo_unfinished(campaign_id, config, problem, data_report)
             await self._iterate(campaign_id, config, problem, data_report)
             final, reason = "completed", "all iterations done"
+        except LeaseLost:
+            raise  # another worker owns the campaign now: record nothing, not even how this run ended
         except BaseException as exc:  # noqa: BLE001 - stop rules, provider trouble, or a real error
             stop = exc if isinstance(exc, StopCampaign) else _as_stop(exc)
             if not isinstance(stop, StopCampaign):
@@ -250,7 +264,7 @@ class CampaignEngine:
 
     def _finish(self, campaign_id: str, status: str, reason: str) -> None:
         active = time.monotonic() - getattr(self, "_segment_start", time.monotonic())
-        with self.db.session_scope() as s:
+        with self._session() as s:
             campaign = repo.get_campaign(s, campaign_id)
             state = dict(campaign.config.get("_state", {}))
             state["active_seconds"] = state.get("active_seconds", 0.0) + active
@@ -295,7 +309,7 @@ class CampaignEngine:
         if scope.stored:
             # The analyst's answer was stored as it arrived (with its usage); it becomes the report that
             # later steps and a resume read, rather than a second copy of the same words.
-            with self.db.session_scope() as s:
+            with self._session() as s:
                 for message_id in scope.stored:
                     row = s.get(Message, message_id)
                     if row is not None and row.role == "data_analyst":
@@ -490,7 +504,7 @@ class CampaignEngine:
     def _record_unproduced_child(self, campaign_id: str, parent_id: int, iteration: int, exc: Exception) -> None:
         """Keep what the team said and why it produced nothing, as a failed node in the tree."""
         reason = f"the team produced no runnable candidate: {exc}"
-        with self.db.session_scope() as s:
+        with self._session() as s:
             node = repo.add_node(s, campaign_id, parent_id=parent_id, operation="improve", iteration=iteration,
                                  proposal={"title": "no proposal", "summary": "no proposal"},
                                  status="failed", error=reason[:2000])
@@ -560,7 +574,7 @@ class CampaignEngine:
             result, stage = await self._cascade(campaign_id, config, problem, node_id, current.code, timings)
             if self.cancel.is_set():
                 # Interrupted, not failed: leave the node pending so a resume evaluates it from scratch.
-                with self.db.session_scope() as s:
+                with self._session() as s:
                     repo.update_node(s, node_id, status="pending")
                 raise StopCampaign("paused", "interrupted during an evaluation; resume to continue")
             evaluations += 1 if stage == "full" else 0
@@ -578,7 +592,7 @@ class CampaignEngine:
             with self._speaking(campaign_id, iteration, node_id=node_id):
                 fix = await self.team.debug(debug_ctx, current, failure, attempts)
             if fix is None:
-                with self.db.session_scope() as s:
+                with self._session() as s:
                     repo.add_debug_attempt(s, node_id, current.code, traceback=failure.traceback or failure.reason,
                                            diagnosis="the debugger found no implementation fix", outcome="gave_up")
                 break
@@ -613,7 +627,10 @@ class CampaignEngine:
             now = time.monotonic()
             if now - last["t"] >= LOG_EVENT_INTERVAL_S:
                 last["t"] = now
-                self._event(campaign_id, "training.log", record, node_id=node_id)
+                try:
+                    self._event(campaign_id, "training.log", record, node_id=node_id)
+                except LeaseLost:
+                    self.cancel.set()  # stop training; the next write raises LeaseLost out of the run
 
         start = time.monotonic()
         result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed, budget=budget,
@@ -690,7 +707,7 @@ class CampaignEngine:
             "scores_by_seed": scores, "mean": statistics.fmean(finite) if finite else None,
             "std": statistics.pstdev(finite) if len(finite) > 1 else 0.0, "failed_seeds": len(scores) - len(finite),
         }
-        with self.db.session_scope() as s:
+        with self._session() as s:
             node = repo.get_node(s, champion_id)
             repo.update_node(s, champion_id, metrics={**(node.metrics or {}), "reeval": reeval})
         self._event(campaign_id, "champion.reevaluated", reeval, node_id=champion_id)
@@ -711,7 +728,7 @@ class CampaignEngine:
         except Exception as exc:  # noqa: BLE001 - memory is a by-product; the campaign's result stands
             self._event(campaign_id, "memory.failed", {"reason": f"{type(exc).__name__}: {exc}"})
             return
-        with self.db.session_scope() as s:
+        with self._session() as s:
             repo.link_knowledge(s, campaign_id, card.id, "discovered", node_id=card.provenance["node_id"],
                                 payload={"title": card.title,
                                          "improvement_factor": card.provenance.get("improvement_factor")})

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -50,6 +50,16 @@ class EventRecord(BaseModel):
     created_at: datetime
 
 
+# Built once (it runs for every event); the row lock it takes orders concurrent appenders.
+_NEXT_SEQ = (
+    update(Campaign)
+    .where(Campaign.id == bindparam("seq_campaign_id"))
+    .values(last_event_seq=Campaign.last_event_seq + 1)
+    .returning(Campaign.last_event_seq)
+    .execution_options(synchronize_session=False)
+)
+
+
 def append_event(
     session: Session,
     campaign_id: str,
@@ -64,13 +74,7 @@ def append_event(
 
     Raises :class:`NotFound` if the campaign does not exist. Commit is the caller's job.
     """
-    seq = session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id)
-        .values(last_event_seq=Campaign.last_event_seq + 1)
-        .returning(Campaign.last_event_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    seq = session.execute(_NEXT_SEQ, {"seq_campaign_id": campaign_id}).scalar_one_or_none()
     if seq is None:
         raise NotFound(f"campaign {campaign_id!r}")
     event = Event(

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
@@ -56,7 +56,9 @@ from app.db.models import (
 from app.db.types import utcnow
 from app.db.work_queue import (  # noqa: F401  (re-exported)
     Lease,
+    LeaseLost,
     RequeueReport,
+    assert_held,
     cancel_campaign_work,
     claim,
     complete,
@@ -233,6 +235,18 @@ def set_campaign_status(
     return campaign
 
 
+# Built once: composing ``column + value`` expressions costs more than running the statement on SQLite,
+# and this runs for every LLM message.
+_USAGE_FIELDS = {"tokens_in": "tokens_in", "tokens_out": "tokens_out", "cost_usd": "cost_usd",
+                 "evaluations": "evaluations", "failures": "failures", "iterations": "iterations_done"}
+_ADD_USAGE = (
+    update(Campaign)
+    .where(Campaign.id == bindparam("usage_campaign_id"))
+    .values({column: getattr(Campaign, column) + bindparam(f"add_{column}") for column in _USAGE_FIELDS.values()})
+    .execution_options(synchronize_session=False)
+)
+
+
 def add_campaign_usage(
     session: Session,
     campaign_id: str,
@@ -245,19 +259,10 @@ def add_campaign_usage(
     iterations: int = 0,
 ) -> None:
     """Atomically add to the campaign's running totals (safe with concurrent workers)."""
-    session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id)
-        .values(
-            tokens_in=Campaign.tokens_in + tokens_in,
-            tokens_out=Campaign.tokens_out + tokens_out,
-            cost_usd=Campaign.cost_usd + cost_usd,
-            evaluations=Campaign.evaluations + evaluations,
-            failures=Campaign.failures + failures,
-            iterations_done=Campaign.iterations_done + iterations,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    given = {"tokens_in": tokens_in, "tokens_out": tokens_out, "cost_usd": cost_usd, "evaluations": evaluations,
+             "failures": failures, "iterations": iterations}
+    params = {f"add_{_USAGE_FIELDS[k]}": v for k, v in given.items()}
+    session.execute(_ADD_USAGE, {"usage_campaign_id": campaign_id, **params})
     _refresh_loaded(
         session,
         Campaign,
@@ -508,6 +513,15 @@ def add_debug_attempt(
 # ----------------------------------------------------------------------------------------- messages
 
 
+_ADD_NODE_USAGE = (
+    update(Node)
+    .where(Node.id == bindparam("usage_node_id"))
+    .values({column: getattr(Node, column) + bindparam(f"add_{column}")
+             for column in ("tokens_in", "tokens_out", "cost_usd")})
+    .execution_options(synchronize_session=False)
+)
+
+
 def add_message(
     session: Session,
     campaign_id: str,
@@ -551,16 +565,8 @@ def add_message(
             session, campaign_id, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd
         )
         if node_id is not None:
-            session.execute(
-                update(Node)
-                .where(Node.id == node_id)
-                .values(
-                    tokens_in=Node.tokens_in + tokens_in,
-                    tokens_out=Node.tokens_out + tokens_out,
-                    cost_usd=Node.cost_usd + cost_usd,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_ADD_NODE_USAGE, {"usage_node_id": node_id, "add_tokens_in": tokens_in,
+                                              "add_tokens_out": tokens_out, "add_cost_usd": cost_usd})
             _refresh_loaded(session, Node, node_id, ["tokens_in", "tokens_out", "cost_usd"])
     return message
 

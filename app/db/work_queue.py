@@ -53,6 +53,14 @@ class Lease(BaseModel):
     max_attempts: int
 
 
+class LeaseLost(Exception):
+    """The lease this work was done under is no longer held: the work was taken over, cancelled or paused.
+
+    Raised by :func:`assert_held` inside the transaction that was about to write, so nothing of a worker
+    that stalled past its lease (a frozen VM, a long GC pause) is committed after another took over.
+    """
+
+
 class RequeueReport(BaseModel):
     requeued: int
     failed: int
@@ -172,6 +180,35 @@ def _held(item_id: int, lease_token: str) -> Any:
         _items.c.lease_token == lease_token,
         _items.c.status == WorkStatus.LEASED.value,
     )
+
+
+def assert_held(session: Session, item_id: int, lease_token: str) -> None:
+    """Fence a write: raise :class:`LeaseLost` if another worker has taken this work over.
+
+    Taken over means: the item was claimed again (a new token) or returned to the queue after its lease
+    expired (no token), or another run item of the same campaign is leased now (the campaign was paused
+    and resumed elsewhere). A pause or cancel alone does not fence: the cancelled item keeps its token so
+    its engine can still record how it stopped.
+
+    Call it first in the transaction that writes. On SQLite that transaction holds the database write lock
+    (``BEGIN IMMEDIATE``), so nothing can change between check and commit. On PostgreSQL the item row stays
+    locked (``FOR UPDATE``) until the transaction ends, so a claim of the same item waits for it; a new run
+    item of the campaign claimed during that one transaction is not excluded.
+    """
+    row = session.execute(
+        select(_items.c.campaign_id)
+        .where(_items.c.id == item_id, _items.c.lease_token == lease_token)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise LeaseLost(f"work item {item_id} was taken over (its lease expired and was claimed or requeued)")
+    if row.campaign_id is not None:
+        other = session.execute(
+            select(_items.c.id).where(_items.c.campaign_id == row.campaign_id, _items.c.id != item_id,
+                                      _items.c.status == WorkStatus.LEASED.value).limit(1)
+        ).first()
+        if other is not None:
+            raise LeaseLost(f"campaign {row.campaign_id} is run by work item {other.id} now, not {item_id}")
 
 
 def _forget(session: Session, item_id: int) -> None:
@@ -322,7 +359,11 @@ def requeue_expired(session: Session, *, now: datetime | None = None) -> Requeue
 
 
 def cancel_campaign_work(session: Session, campaign_id: str, *, now: datetime | None = None) -> int:
-    """Cancel a campaign's queued and leased items (its workers learn at their next renew)."""
+    """Cancel a campaign's queued and leased items (its workers learn at their next renew).
+
+    A leased item keeps its token: renewing and completing fail (the status is no longer ``leased``), but
+    :func:`assert_held` still lets its engine record how it stopped.
+    """
     now = now or utcnow()
     count = session.execute(
         update(_items)
@@ -332,7 +373,6 @@ def cancel_campaign_work(session: Session, campaign_id: str, *, now: datetime | 
         )
         .values(
             status=WorkStatus.CANCELLED.value,
-            lease_token=None,
             lease_expires_at=None,
             finished_at=now,
             updated_at=now,

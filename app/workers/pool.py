@@ -51,6 +51,7 @@ class Job:
     lease: repo.Lease
     engine: Any = None
     lost: bool = False
+    taken_over: bool = False  # another worker holds the campaign now: settle writes nothing
     shutdown: bool = False
     cancel_reason: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,8 +62,12 @@ class Job:
 
     def attach(self, engine: Any) -> None:
         """Engine hook: remember the engine; a request that came before it existed applies now."""
+        lease = self.lease
         with self._lock:
             self.engine = engine
+            # Every write of the engine first checks that this lease still holds the campaign, so a worker
+            # that stalled past its lease cannot write over the one that took the campaign over.
+            engine.fence = lambda session: repo.assert_held(session, lease.item_id, lease.lease_token)
             if self.cancel_reason is not None:
                 engine.cancel.set()
 
@@ -300,6 +305,9 @@ class WorkerPool:
             from app.campaigns.service import run_campaign
 
             summary = run_campaign(self.services, campaign_id, team=team, engine_hook=job.attach)
+        except repo.LeaseLost as exc:
+            job.lost = job.taken_over = True
+            log.warning("campaign %s: stopped writing, %s", campaign_id, exc)
         except Exception as exc:  # noqa: BLE001 - recorded on the item and the campaign
             error = f"{type(exc).__name__}: {exc}"
             log.warning("campaign %s failed: %s\n%s", campaign_id, error, traceback.format_exc())
@@ -320,6 +328,8 @@ class WorkerPool:
                     append_event(s, campaign_id, "campaign.failed", {"reason": error})
                 repo.fail(s, lease.item_id, lease.lease_token, error=error, retry=False)
                 outcome = "failed"
+            elif job.taken_over:
+                outcome = "taken over"
             elif job.lost:
                 changed = control.reassert(s, campaign_id)
                 outcome = "lost"

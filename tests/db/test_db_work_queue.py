@@ -192,3 +192,41 @@ def test_release_does_not_use_an_attempt_and_cancel(db: Database) -> None:
         assert repo.cancel_campaign_work(s, campaign_id) == 2
         assert repo.renew_lease(s, item_id, lease.lease_token) is None  # the worker learns it is cancelled
         assert repo.claim(s, "w") is None
+
+
+def test_a_write_fence_stops_a_stalled_holder_but_not_a_paused_one(db: Database) -> None:
+    campaign_id = _campaign(db)
+    with db.session_scope() as s:
+        item_id = repo.enqueue(s, "campaign.run", campaign_id=campaign_id, max_attempts=3, now=T0).id
+    with db.session_scope() as s:
+        stalled = repo.claim(s, "stalled", lease_seconds=10, now=T0)
+    with db.session_scope() as s:
+        repo.assert_held(s, item_id, stalled.lease_token)  # holds it: may write
+
+    # Paused through the API: the item is cancelled, but its engine may still record how it stopped.
+    with db.session_scope() as s:
+        assert repo.cancel_campaign_work(s, campaign_id) == 1
+    with db.session_scope() as s:
+        repo.assert_held(s, item_id, stalled.lease_token)
+    # ... until the campaign is resumed and another worker claims the new run item.
+    with db.session_scope() as s:
+        resumed = repo.enqueue(s, "campaign.run", campaign_id=campaign_id, now=T0).id
+        assert repo.claim(s, "w2", lease_seconds=10, now=T0).item_id == resumed
+    with db.session_scope() as s, pytest.raises(repo.LeaseLost, match=f"work item {resumed}"):
+        repo.assert_held(s, item_id, stalled.lease_token)
+
+    # An expired lease taken over by a new claim, or put back in the queue, fences its old holder too.
+    with db.session_scope() as s:
+        other = repo.enqueue(s, "evaluate", max_attempts=3, now=T0).id
+    with db.session_scope() as s:
+        first = repo.claim(s, "stalled", kinds=["evaluate"], lease_seconds=10, now=T0)
+    with db.session_scope() as s:
+        assert repo.requeue_expired(s, now=T0 + timedelta(seconds=11)).requeued >= 1
+    with db.session_scope() as s, pytest.raises(repo.LeaseLost, match="taken over"):
+        repo.assert_held(s, other, first.lease_token)
+    with db.session_scope() as s:
+        second = repo.claim(s, "w3", kinds=["evaluate"], lease_seconds=10, now=T0 + timedelta(seconds=12))
+    with db.session_scope() as s:
+        repo.assert_held(s, other, second.lease_token)
+        with pytest.raises(repo.LeaseLost):
+            repo.assert_held(s, other, first.lease_token)
