@@ -9,7 +9,8 @@ Everything but the orchestration is made (nearly) free or measured so that it ca
   trusted scorer, no sandbox);
 * the real ``LLMTeam`` (prompt rendering, parsing, edit application, contract checks, ledger, recording
   off), the real ``CampaignEngine`` and a real database (SQLite in a temporary directory unless
-  ``--database-url``) do the rest.
+  ``--database-url``) do the rest; the run holds a lease on a work item and every write is fenced by it,
+  as under a worker of the service.
 
 **Method (phase 1, overhead).** With concurrency 1 nothing overlaps, so the wall time of ``engine.run``
 splits exactly into time inside ``provider.complete`` (the HTTP round trip to the fake, client JSON work
@@ -253,6 +254,12 @@ def run_campaign(base_url: str, workdir: Path, *, iterations: int, parents: int,
     marks: list[tuple[float, str, dict[str, Any]]] = []
     engine = CampaignEngine(db, ArtifactStore(workdir / "artifacts"), evaluator, team,
                             on_event=lambda type_, payload, node_id: marks.append((time.monotonic(), type_, payload)))
+    # As under a worker of the service: the run is a leased work item and every write is fenced by it.
+    with db.session_scope() as s:
+        repo.enqueue(s, "campaign.run", campaign_id=campaign_id)
+    with db.session_scope() as s:
+        lease = repo.claim(s, "bench", lease_seconds=3600)
+    engine.fence = lambda session: repo.assert_held(session, lease.item_id, lease.lease_token)
     _time_database(db, spans)
     start, cpu = time.monotonic(), time.thread_time()
     summary = asyncio.run(engine.run(campaign_id))

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import WorkItem, WorkStatus
@@ -182,6 +182,16 @@ def _held(item_id: int, lease_token: str) -> Any:
     )
 
 
+# Built once: the fence runs in every write transaction of a worker's engine.
+_HOLDER = (select(_items.c.campaign_id)
+           .where(_items.c.id == bindparam("fence_item"), _items.c.lease_token == bindparam("fence_token"))
+           .with_for_update())
+_RIVAL = (select(_items.c.id)
+          .where(_items.c.campaign_id == bindparam("fence_campaign"), _items.c.id != bindparam("fence_item"),
+                 _items.c.status == WorkStatus.LEASED.value)
+          .limit(1))
+
+
 def assert_held(session: Session, item_id: int, lease_token: str) -> None:
     """Fence a write: raise :class:`LeaseLost` if another worker has taken this work over.
 
@@ -195,18 +205,11 @@ def assert_held(session: Session, item_id: int, lease_token: str) -> None:
     locked (``FOR UPDATE``) until the transaction ends, so a claim of the same item waits for it; a new run
     item of the campaign claimed during that one transaction is not excluded.
     """
-    row = session.execute(
-        select(_items.c.campaign_id)
-        .where(_items.c.id == item_id, _items.c.lease_token == lease_token)
-        .with_for_update()
-    ).first()
+    row = session.execute(_HOLDER, {"fence_item": item_id, "fence_token": lease_token}).first()
     if row is None:
         raise LeaseLost(f"work item {item_id} was taken over (its lease expired and was claimed or requeued)")
     if row.campaign_id is not None:
-        other = session.execute(
-            select(_items.c.id).where(_items.c.campaign_id == row.campaign_id, _items.c.id != item_id,
-                                      _items.c.status == WorkStatus.LEASED.value).limit(1)
-        ).first()
+        other = session.execute(_RIVAL, {"fence_campaign": row.campaign_id, "fence_item": item_id}).first()
         if other is not None:
             raise LeaseLost(f"campaign {row.campaign_id} is run by work item {other.id} now, not {item_id}")
 
