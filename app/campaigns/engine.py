@@ -16,7 +16,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import load_only
@@ -40,6 +40,9 @@ from sandbox.evaluate import EvaluationResult, Evaluator
 EventCallback = Callable[[str, dict[str, Any], int | None], None]
 TERMINAL = ("succeeded", "failed", "skipped_duplicate", "cancelled")
 LOG_EVENT_INTERVAL_S = 1.0
+INTERRUPT_POLL_S = 0.25
+INTERRUPT_GRACE_S = 3.0  # how long an interrupt waits for the stages to stop by themselves
+T = TypeVar("T")
 # What the tree queries load: enough for selection and for the views roles read.
 _TREE_COLUMNS = (Node.parent_id, Node.iteration, Node.depth, Node.status, Node.score, Node.proposal, Node.analysis,
                  Node.error)
@@ -241,12 +244,9 @@ class CampaignEngine:
         self._segment_start = time.monotonic()
         self._event(campaign_id, "campaign.resumed" if resumed else "campaign.started",
                     {"problem": problem.spec.name, "config": config.model_dump()})
+        data_report = DataReport()
         try:
-            data_report = DataReport()
-            data_report = await self._ensure_analysis(campaign_id, problem)
-            await self._ensure_root(campaign_id, config, problem, data_report)
-            await self._redo_unfinished(campaign_id, config, problem, data_report)
-            await self._iterate(campaign_id, config, problem, data_report)
+            data_report = await self._until_interrupted(self._stages(campaign_id, config, problem))
             final, reason = "completed", "all iterations done"
         except LeaseLost:
             raise  # another worker owns the campaign now: record nothing, not even how this run ended
@@ -261,6 +261,31 @@ class CampaignEngine:
             await self._grow_memory(campaign_id, problem, data_report)
         self._finish(campaign_id, final, reason)
         return self.summary(campaign_id)
+
+    async def _stages(self, campaign_id: str, config: CampaignConfig, problem: Any) -> DataReport:
+        data_report = await self._ensure_analysis(campaign_id, problem)
+        await self._ensure_root(campaign_id, config, problem, data_report)
+        await self._redo_unfinished(campaign_id, config, problem, data_report)
+        await self._iterate(campaign_id, config, problem, data_report)
+        return data_report
+
+    async def _until_interrupted(self, stages: Awaitable[T]) -> T:
+        """Run the stages; once ``cancel`` is set (Ctrl-C, a pause, a worker shutting down) give them
+        ``INTERRUPT_GRACE_S`` to stop at their own checks, then cancel them: an LLM answer can take
+        minutes, and nobody should wait that long for a pause. Cancelling loses nothing committed: a child
+        whose debate was cut is proposed again on resume, a node cut mid-evaluation is evaluated again."""
+        work = asyncio.ensure_future(stages)
+        while not self.cancel.is_set():
+            done, _ = await asyncio.wait({work}, timeout=INTERRUPT_POLL_S)
+            if done:
+                return work.result()
+        done, _ = await asyncio.wait({work}, timeout=INTERRUPT_GRACE_S)
+        if not done:
+            work.cancel()
+        try:
+            return await work
+        except asyncio.CancelledError:
+            raise StopCampaign("paused", "interrupted while waiting on the team; resume to continue") from None
 
     def _finish(self, campaign_id: str, status: str, reason: str) -> None:
         active = time.monotonic() - getattr(self, "_segment_start", time.monotonic())

@@ -173,3 +173,58 @@ def test_a_provider_failure_mid_debate_pauses_the_campaign_and_resume_finishes_i
     assert nodes[0] == before[0] and len(nodes) == 3 and {st for _, st in nodes} == {"succeeded"}
     assert said_after > said_before  # what was said before the pause is kept, the resumed run adds to it
     db.dispose()
+
+
+def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
+    """Ctrl-C (or a pause) while the proposer takes minutes: the campaign pauses within seconds, and a
+    resume proposes the cut child again."""
+    import threading
+    import time
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    router, slow = Router(), {"on": True, "asked": threading.Event()}
+
+    def answer(req):
+        if role_of(req) == "proposer" and slow["on"]:
+            slow["asked"].set()
+            return Reply("thinking...", delay_s=60)
+        return router(req)
+
+    with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
+            FakeOpenAIServer(default=answer) as srv:
+        config = CampaignConfig(problem=EXAMPLE, iterations=1, parents=1, selectors=1, smoke_seconds=0,
+                                debate_rounds=2, candidate_seconds=20)
+        campaign_id = create_campaign(db, config)
+
+        def engine_and_team():
+            team = LLMTeam(providers_config(srv.base_url, read_timeout_s=120), UsageLedger(),
+                           campaign_id=campaign_id, sleep=InstantSleep())
+            return CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team), team
+
+        engine, team = engine_and_team()
+        outcome: dict = {}
+        runner = threading.Thread(target=lambda: outcome.update(asyncio.run(engine.run(campaign_id))))
+        runner.start()
+        assert slow["asked"].wait(60), "the proposer was never asked"
+        time.sleep(0.3)
+        asked_at = time.monotonic()
+        engine.cancel.set()
+        runner.join(30)
+        waited = time.monotonic() - asked_at
+        asyncio.run(team.aclose())
+        assert not runner.is_alive() and outcome["status"] == "paused", outcome
+        assert waited < 10, f"the interrupt waited {waited:.1f} s for the LLM"
+        with db.session_scope(readonly=True) as s:
+            assert [n.status for n in repo.list_nodes(s, campaign_id)] == ["succeeded"]  # the root only
+            assert "resume" in repo.get_campaign(s, campaign_id).error
+
+        slow["on"] = False
+        engine, team = engine_and_team()
+        finished = asyncio.run(engine.run(campaign_id))
+        asyncio.run(team.aclose())
+    assert finished["status"] == "completed"
+    with db.session_scope(readonly=True) as s:
+        assert [n.status for n in repo.list_nodes(s, campaign_id)] == ["succeeded", "succeeded"]
+    db.dispose()
