@@ -2,7 +2,8 @@
 
 A recording is a JSONL file: a ``header`` line (the providers config and team options, so a replay can
 rebuild the same team) followed by one ``exchange`` line per completed call, holding the request exactly
-as sent and the provider's full ``ChatResponse``. Replay needs no server and no key: a
+as sent and the provider's full ``ChatResponse``, and one ``shortlist`` line per retrieval (the cards
+memory offered, which a replay uses instead of asking a memory that has grown since). Replay needs no server and no key: a
 :class:`ReplayProvider` finds the recorded answer by role and a hash of the request, so a replayed
 campaign produces the very same messages, proposals, code and costs. Any prompt that differs from the
 recording (a changed template, different data) is a :class:`ReplayDivergence` naming the first place the
@@ -73,6 +74,26 @@ class ExchangeRecord(BaseModel):
         return ChatResponse.model_validate(self.response)
 
 
+class ShortlistRecord(BaseModel):
+    """The method cards memory offered for one child, as the retriever saw them.
+
+    Memory grows after every campaign (its champion becomes a card), so asking it again during a replay
+    would shortlist differently and change the retriever's prompt; the replay uses these instead.
+    """
+
+    type: Literal["shortlist"] = "shortlist"
+    parent: int = Field(description="The parent's node id as shown to the models.")
+    iteration: int
+    cards: list[dict[str, Any]]
+    at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what card payloads may hold besides plain types (numpy scalars from the index)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
 class Recorder:
     """Appends exchanges to a JSONL file as they complete (flushed each time: a killed campaign keeps
     everything it paid for). Appending to an existing file continues its numbering, so a resumed
@@ -120,6 +141,10 @@ class Recorder:
         self._write(rec)
         return rec
 
+    def record_shortlist(self, *, parent: int, iteration: int, cards: list[dict[str, Any]]) -> None:
+        plain = json.loads(json.dumps(cards, default=_plain))
+        self._write(ShortlistRecord(parent=parent, iteration=iteration, cards=plain))
+
     def close(self) -> None:
         with self._lock:
             if not self._file.closed:
@@ -135,16 +160,19 @@ class Recorder:
 class Recording:
     """A loaded recording: its header(s) and exchanges in order."""
 
-    def __init__(self, headers: list[HeaderRecord], exchanges: list[ExchangeRecord], path: Path | None = None):
+    def __init__(self, headers: list[HeaderRecord], exchanges: list[ExchangeRecord], path: Path | None = None,
+                 shortlists: list[ShortlistRecord] | None = None):
         self.headers = headers
         self.exchanges = exchanges
         self.path = path
+        self.shortlists = shortlists or []
 
     @classmethod
     def load(cls, path: str | Path) -> Recording:
         path = Path(path)
         headers: list[HeaderRecord] = []
         exchanges: list[ExchangeRecord] = []
+        shortlists: list[ShortlistRecord] = []
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -155,6 +183,8 @@ class Recording:
                     headers.append(HeaderRecord.model_validate(data))
                 elif data.get("type") == "exchange":
                     exchanges.append(ExchangeRecord.model_validate(data))
+                elif data.get("type") == "shortlist":
+                    shortlists.append(ShortlistRecord.model_validate(data))
                 else:
                     raise ValueError(f"unknown record type {data.get('type')!r}")
             except ValueError as exc:
@@ -162,7 +192,7 @@ class Recording:
                 if number == len(lines):
                     break
                 raise ValueError(f"{path}:{number}: not a recording line: {exc}") from None
-        return cls(headers, exchanges, path)
+        return cls(headers, exchanges, path, shortlists)
 
     def providers_config(self) -> ProvidersConfig | None:
         for header in reversed(self.headers):

@@ -11,6 +11,7 @@ the candidate contract) before the engine ever runs it.
 from __future__ import annotations
 
 import random
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,8 @@ class LLMTeam:
                  node_aliases: NodeAliases | None = None) -> None:
         self.config = providers_config
         self.node_aliases = node_aliases
+        # Set by from_recording: (shown parent id, iteration) -> shortlists in recorded order.
+        self._recorded_shortlists: dict[tuple[int, int], deque[list[dict[str, Any]]]] | None = None
         # Remembered from the calls that carry it: ``vote`` is the one protocol method without the problem.
         self.problem = problem
         self.options = options or TeamOptions()
@@ -193,9 +196,13 @@ class LLMTeam:
         if config is None:
             raise ValueError(f"{path}: the recording has no header with a providers config")
         options = TeamOptions.model_validate(recording.options() or {})
-        return cls(config, ledger, None, options=options, campaign_id=campaign_id,
+        team = cls(config, ledger, None, options=options, campaign_id=campaign_id,
                    provider_factory=replay_factory(recording, strict=strict), on_message=on_message,
                    node_aliases=node_aliases)
+        team._recorded_shortlists = {}
+        for rec in recording.shortlists:
+            team._recorded_shortlists.setdefault((rec.parent, rec.iteration), deque()).append(rec.cards)
+        return team
 
     async def aclose(self) -> None:
         await self.caller.aclose()
@@ -436,6 +443,18 @@ class LLMTeam:
         return _merge(exchanges, role=role, kind="vote", text=text, payload={**payload, "selector": selector})
 
     # -- retrieval ----------------------------------------------------------------------------------------
+    def pin_shortlist(self, ctx: ProposalContext, cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The shortlist the retriever gets: recorded as offered, or when replaying, the one the recorded
+        campaign got for this parent and iteration (a recording made before shortlists were recorded
+        falls back to what memory offers now)."""
+        key = (self._shown(ctx.parent).node_id, ctx.iteration)
+        if self._recorded_shortlists is not None:
+            queue = self._recorded_shortlists.get(key)
+            return queue.popleft() if queue else cards
+        if self.recorder is not None:
+            self.recorder.record_shortlist(parent=key[0], iteration=key[1], cards=cards)
+        return cards
+
     async def choose_card(self, ctx: ProposalContext, cards: list[dict[str, Any]]) -> tuple[dict[str, Any] | None,
                                                                                            TeamMessage | None]:
         """The retriever's pick among the method cards the engine's memory shortlisted (or none)."""

@@ -519,6 +519,9 @@ class CampaignEngine:
     async def _retrieve(self, ctx: ProposalContext) -> tuple[dict[str, Any] | None, TeamMessage | None]:
         """0 or 1 method card: memory shortlists, the team's retriever picks (or the top card is taken)."""
         cards = await self.memory.shortlist(ctx)
+        pin = getattr(self.team, "pin_shortlist", None)
+        if callable(pin):  # recorded with the campaign; a replay gets the recorded shortlist back
+            cards = pin(ctx, cards)
         if not cards:
             return None, None
         choose = getattr(self.team, "choose_card", None)

@@ -228,3 +228,70 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
     with db.session_scope(readonly=True) as s:
         assert [n.status for n in repo.list_nodes(s, campaign_id)] == ["succeeded", "succeeded"]
     db.dispose()
+
+
+class CardsMemory:
+    """A method memory offering fixed cards; ``grown`` adds a card first, as a finished campaign does."""
+
+    name = "full"
+
+    def __init__(self, grown: bool = False) -> None:
+        self.cards = [{"id": f"card-{i}", "title": f"Method {i}", "family": "test", "failure_modes": ["x"],
+                       "body": f"Use method {i}.", "score": 0.9 - i / 10} for i in range(3)]
+        if grown:
+            self.cards.insert(0, {"id": "discovered-1", "title": "What the campaign found", "family": "found",
+                                  "failure_modes": [], "body": "Its own champion.", "score": 0.99})
+
+    async def shortlist(self, ctx):
+        return [dict(c) for c in self.cards]
+
+
+def test_a_strict_replay_does_not_depend_on_the_memory_having_grown(tmp_path):
+    from agents.llm.recording import NodeAliases, Recorder, Recording
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    router = Router()
+
+    def answer(req):
+        if role_of(req) == "retriever":
+            return Reply(json.dumps({"card": re.search(r"card id: (\S+)", last_user_text(req)).group(1),
+                                     "reason": "first on the list"}))
+        return router(req)
+
+    path = tmp_path / "recording.jsonl"
+    config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
+                            debate_rounds=2, candidate_seconds=20)
+    with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator:
+        with FakeOpenAIServer(default=answer) as srv:
+            original = create_campaign(db, config)
+            team = LLMTeam(providers_config(srv.base_url), UsageLedger(), Recorder(path), campaign_id=original,
+                           sleep=InstantSleep())
+            recorded = asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team,
+                                                  memory=CardsMemory()).run(original))
+            asyncio.run(team.aclose())
+        assert len(Recording.load(path).shortlists) == 2  # one per child
+
+        # No server now; memory offers a card the recorded campaign never saw, first.
+        with db.session_scope(readonly=True) as s:
+            aliases = NodeAliases((n.id, n.parent_id, n.iteration) for n in repo.list_nodes(s, original))
+        replay = create_campaign(db, config)
+        team = LLMTeam.from_recording(path, strict=True, campaign_id=replay, node_aliases=aliases)
+
+        def observe(type_, payload, node_id):
+            if node_id is not None and not aliases.knows(node_id):
+                with db.session_scope(readonly=True) as s:
+                    node = repo.get_node(s, node_id)
+                    aliases.observe(node.id, node.parent_id, node.iteration)
+
+        replayed = asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team,
+                                              memory=CardsMemory(grown=True), on_event=observe).run(replay))
+    assert recorded["status"] == replayed["status"] == "completed", replayed
+    with db.session_scope(readonly=True) as s:
+        def tree(cid):
+            return [(n.iteration, n.status, n.score, (n.proposal or {}).get("card"))
+                    for n in repo.list_nodes(s, cid)]
+        assert tree(replay) == tree(original)
+        assert [c for *_, c in tree(original)] == [None, "card-0", "card-0"]
+    db.dispose()
