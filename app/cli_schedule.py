@@ -419,7 +419,10 @@ def schedule_daemon(
 
     db = _database()
     providers = providers or os.environ.get("AGENTIC_SCIML_LLM_PROVIDERS_FILE")
-    loop = SchedulerLoop.from_settings(db, settings, max_attempts=max_attempts, default_providers_file=providers)
+    from app.api.settings import ServiceSettings
+
+    loop = SchedulerLoop.from_settings(db, settings, max_attempts=max_attempts, default_providers_file=providers,
+                                       limits=ServiceSettings())
     if tick_seconds is not None:
         loop.tick_seconds = tick_seconds
     stop = threading.Event()

@@ -66,6 +66,26 @@ class FiringContext:
     user_problems_dir: Path | None = None
     default_providers_file: str | None = None
     max_concurrency: int | None = None
+    # The service's admission limits (as the API applies them to batches); None: no limit.
+    max_active_campaigns: int | None = None
+    max_active_campaigns_per_user: int | None = None
+
+    def over_limits(self, session: Session, schedule: Schedule, count: int) -> str | None:
+        """Why a batch of ``count`` campaigns may not start now, or None. Same rule as ``POST /v1/batches``:
+        queued and running campaigns count, service-wide and for the schedule's owner."""
+        from app.workers.queue import active_campaign_count
+
+        if self.max_active_campaigns is not None:
+            active = active_campaign_count(session)
+            if active + count > self.max_active_campaigns:
+                return (f"skipped: the batch adds {count} campaigns to the {active} the service already runs or "
+                        f"queues (limit {self.max_active_campaigns})")
+        if self.max_active_campaigns_per_user is not None and schedule.owner_id is not None:
+            mine = active_campaign_count(session, owner_id=schedule.owner_id, any_owner=False)
+            if mine + count > self.max_active_campaigns_per_user:
+                return (f"skipped: the batch adds {count} campaigns to the {mine} its owner already runs or "
+                        f"queues (per-user limit {self.max_active_campaigns_per_user})")
+        return None
 
     def rules_for(self, session: Session, schedule: Schedule) -> PlanRules:
         if schedule.source == ScheduleSource.CLI.value:
@@ -175,8 +195,11 @@ def _fire_locked(s: Session, schedule: Schedule, ctx: FiringContext, now: dateti
         try:
             spec = parse_spec(schedule.spec)
             runs = plan_batch(spec, ctx.rules_for(s, schedule), s)
+            refusal = ctx.over_limits(s, schedule, len(runs))
         except BatchSpecError as exc:
-            firing.status, firing.error = FiringStatus.FAILED.value, f"the batch cannot run: {exc}"
+            refusal = f"the batch cannot run: {exc}"
+        if refusal is not None:
+            firing.status, firing.error = FiringStatus.FAILED.value, refusal
         else:
             batch = create_batch(s, spec, runs, owner_id=schedule.owner_id, run_mode="queue", schedule_id=schedule.id,
                                  slot=plan.slot, max_attempts=ctx.max_attempts, by=f"schedule {schedule.name}", now=now)

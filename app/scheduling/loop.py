@@ -46,11 +46,14 @@ class SchedulerLoop:
     @classmethod
     def from_settings(cls, db: Database, settings: Any, *, default_providers_file: str | None = None,
                       max_concurrency: int | None = None, max_attempts: int = 5,
-                      on_fired: Callable[[], None] | None = None) -> "SchedulerLoop":
+                      on_fired: Callable[[], None] | None = None, limits: Any = None) -> "SchedulerLoop":
+        """``limits``: the service settings whose active-campaign limits firings obey (None: no limits)."""
         data_dir = Path(settings.data_dir)
         context = FiringContext(instance=instance_name(), grace_seconds=settings.schedule_misfire_grace_seconds,
                                 max_attempts=max_attempts, user_problems_dir=data_dir / "user_problems",
-                                default_providers_file=default_providers_file, max_concurrency=max_concurrency)
+                                default_providers_file=default_providers_file, max_concurrency=max_concurrency,
+                                max_active_campaigns=getattr(limits, "max_active_campaigns", None),
+                                max_active_campaigns_per_user=getattr(limits, "max_active_campaigns_per_user", None))
         finalizer = Finalizer(db, data_dir, settings.public_url or "")
         return cls(db, context, finalizer, tick_seconds=settings.scheduler_tick_seconds, on_fired=on_fired)
 
@@ -103,4 +106,5 @@ def scheduler_for_api(ctx: Any) -> SchedulerLoop | None:
         return None
     return SchedulerLoop.from_settings(ctx.db, ctx.settings, default_providers_file=ctx.service.llm_providers_file,
                                        max_concurrency=ctx.service.max_evaluations_in_flight,
-                                       max_attempts=ctx.service.max_attempts, on_fired=ctx.notify_workers)
+                                       max_attempts=ctx.service.max_attempts, on_fired=ctx.notify_workers,
+                                       limits=ctx.service)

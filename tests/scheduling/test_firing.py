@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db import repository as repo
 from app.db.models import Batch, BatchCampaign, Campaign, Schedule, ScheduleFiring, WorkItem
@@ -241,3 +241,28 @@ def test_an_expression_that_runs_out_fires_its_last_slot_then_never_again(db):
         store.set_paused(s, schedule, True)
         store.set_paused(s, schedule, False, now=last + timedelta(days=1))
     assert next_run(db, sid) is None
+
+
+def test_a_slot_over_the_active_campaign_limits_is_recorded_as_failed_not_started(db):
+    """Schedules obey the limits `POST /v1/batches` applies: per owner and service-wide."""
+    with db.session_scope() as s:
+        owner = repo.create_user(s, "ann").id
+        sid = store.create_schedule(s, name="limited", cron=CronSchedule("0 * * * *", "UTC"),
+                                    spec=parse_spec(batch_spec(teams=2)), source="cli", owner_id=owner,
+                                    overlap="allow", now=T0).id
+
+    [refused] = fire_due(db, FiringContext(instance="t", max_active_campaigns_per_user=1), now=H[0])
+    assert refused.status == "failed" and refused.batch_id is None
+    assert "adds 2 campaigns to the 0 its owner" in refused.error and "per-user limit 1" in refused.error
+    limits = FiringContext(instance="t", max_active_campaigns=3, max_active_campaigns_per_user=2)
+    [fired] = fire_due(db, limits, now=H[1])
+    assert fired.status == "fired"
+    [again] = fire_due(db, limits, now=H[2])  # the first batch's two campaigns are still queued
+    assert again.status == "failed" and "to the 2 the service already runs or queues (limit 3)" in again.error
+    [mine] = fire_due(db, FiringContext(instance="t", max_active_campaigns_per_user=2), now=H[3])
+    assert mine.status == "failed" and "per-user limit 2" in mine.error
+    with db.session_scope(readonly=True) as s:
+        assert s.scalar(select(func.count(Batch.id))) == 1
+        assert [f.status for f in s.scalars(select(ScheduleFiring).where(ScheduleFiring.schedule_id == sid)
+                                            .order_by(ScheduleFiring.slot))] == ["failed", "fired", "failed",
+                                                                                 "failed"]

@@ -36,7 +36,10 @@ SPEC = {"name": "race", "problems": ["discontinuous_fit1d"], "teams": [{"name": 
 
 
 def start_daemon(url: str, data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "AGENTIC_SCIML_DATA_DIR": str(data_dir)}
+    # No workers run here, so every fired campaign stays queued: lift the active-campaign limits that would
+    # otherwise (rightly) refuse the later slots.
+    env = {**os.environ, "DATABASE_URL": url, "AGENTIC_SCIML_DATA_DIR": str(data_dir),
+           "AGENTIC_SCIML_MAX_ACTIVE_CAMPAIGNS": "100000", "AGENTIC_SCIML_MAX_ACTIVE_CAMPAIGNS_PER_USER": "100000"}
     return subprocess.Popen([SCRIPT, "schedule", "daemon", "--tick-seconds", "0.05"], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
