@@ -1,7 +1,7 @@
 """Batch and schedule commands on the ``agentic-sciml`` CLI.
 
 ``batch run FILE`` runs a batch here, one campaign after another, and prints its summary; ``batch list``,
-``show``, ``resume`` and ``cancel`` look after stored batches. ``schedule add|list|show|pause|resume|delete``
+``show``, ``resume`` and ``cancel`` look after stored batches. ``schedule add|list|show|update|pause|resume|delete``
 manage cron schedules in the database, which every ``serve`` instance (or ``schedule daemon``) fires.
 Importing this module registers the commands on :data:`app.cli.app`.
 """
@@ -378,6 +378,64 @@ def schedule_pause(ref: str = typer.Argument(..., help="Schedule id or name.")) 
 def schedule_resume(ref: str = typer.Argument(..., help="Schedule id or name.")) -> None:
     """Fire again from the next slot (slots that passed while paused do not run)."""
     _set_paused(ref, False)
+
+
+@schedule_app.command("update")
+def schedule_update(
+    ref: str = typer.Argument(..., help="Schedule id or name."),
+    name: Optional[str] = typer.Option(None, "--name", help="New unique name."),
+    cron: Optional[str] = typer.Option(None, "--cron", help="New expression (the next slot is computed from now)."),
+    timezone: Optional[str] = typer.Option(None, "--timezone", help="New IANA zone for the expression."),
+    batch: Optional[Path] = typer.Option(None, "--batch", help="New batch file for later slots."),
+    missed: Optional[str] = typer.Option(None, "--missed", help="skip or run_once."),
+    overlap: Optional[str] = typer.Option(None, "--overlap", help="skip or allow."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Change a schedule in place: it keeps its id and firing history; a running batch is not touched."""
+    import re
+
+    from app.db.models import Schedule, ScheduleSource
+    from app.scheduling import store
+    from app.scheduling.cron import CronError
+
+    if all(v is None for v in (name, cron, timezone, batch, missed, overlap)):
+        _fail("nothing to change: give --name, --cron, --timezone, --batch, --missed or --overlap", as_json=as_json)
+    if name is not None and not re.match(store.SCHEDULE_NAME_PATTERN, name):
+        _fail(f"--name {name!r}: use letters, digits, '_', '.' or '-' (at most 100, starting with a letter or digit)",
+              as_json=as_json)
+    if missed not in (None, "skip", "run_once"):
+        _fail(f"--missed must be 'skip' or 'run_once', not {missed!r}", as_json=as_json)
+    if overlap not in (None, "skip", "allow"):
+        _fail(f"--overlap must be 'skip' or 'allow', not {overlap!r}", as_json=as_json)
+    spec = None
+    if batch is not None:
+        spec = _load_spec(batch, as_json)
+        _plan(spec, batch, as_json)
+    db = _database()
+    try:
+        with db.session_scope() as s:
+            row = _find_or_fail(s, ref)
+            s.refresh(row, with_for_update=True)  # no scheduler loop fires it halfway through the change
+            schedule = None
+            if cron is not None or timezone is not None:
+                try:
+                    schedule = store.validate_cron(cron or row.cron, timezone or row.timezone,
+                                                   min_interval_seconds=get_settings().schedule_min_interval_seconds)
+                except CronError as exc:
+                    _fail(f"--{exc.field}: {exc.message}", as_json=as_json)
+            try:
+                store.update_schedule(s, row, name=name, cron=schedule, spec=spec, missed=missed, overlap=overlap,
+                                      source=ScheduleSource.CLI.value if spec is not None else None)
+            except store.ScheduleConflict as exc:
+                _fail(f"--name: {exc}", as_json=as_json)
+            view = store.views(s, [s.get(Schedule, row.id)])[0]
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps(_schedule_row(view)))
+    else:
+        typer.echo(f"schedule {view.id} {view.name!r} updated: {view.cron} ({view.timezone}), next run "
+                   f"{_local(view.next_run_at, view.timezone)}{' (paused)' if view.paused else ''}")
 
 
 @schedule_app.command("delete")

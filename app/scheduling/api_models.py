@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.scheduling.report import BatchSummary
 from app.scheduling.spec import PRINTABLE, BatchSpec
@@ -52,6 +52,30 @@ class ScheduleCreate(BaseModel):
         "skip", description="skip a slot while the previous batch of this schedule still runs, or start anyway")
     paused: bool = False
     batch: BatchSpec
+
+
+class ScheduleUpdate(BaseModel):
+    """Fields to change; those left out keep their value. The schedule keeps its id and firing history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, pattern=SCHEDULE_NAME_PATTERN, description="new unique name")
+    cron: str | None = Field(None, min_length=1, max_length=120, pattern=PRINTABLE,
+                             description="new expression; the next slot is computed from now")
+    timezone: str | None = Field(None, min_length=1, max_length=64, pattern=PRINTABLE,
+                                 description="new IANA zone for the (new or current) expression")
+    missed: Literal["skip", "run_once"] | None = None
+    overlap: Literal["skip", "allow"] | None = None
+    batch: BatchSpec | None = Field(None, description="the batch later slots start (a running batch is unchanged)")
+
+    @model_validator(mode="after")
+    def _something(self) -> ScheduleUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one of name, cron, timezone, missed, overlap, batch")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep the current value")
+        return self
 
 
 class ScheduleDetail(ScheduleView):

@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.errors import NotFound
-from app.db.models import Batch, FiringStatus, MissedRunPolicy, OverlapPolicy, Schedule, ScheduleFiring
+from app.db.models import (
+    Batch, FiringStatus, MissedRunPolicy, OverlapPolicy, Schedule, ScheduleFiring, ScheduleSource,
+)
 from app.db.types import utcnow
 from app.scheduling.batches import stored_summary
 from app.scheduling.cron import CronError, CronSchedule
@@ -94,6 +96,32 @@ def create_schedule(session: Session, *, name: str, cron: CronSchedule, spec: Ba
                         spec=spec.model_dump(mode="json", exclude_unset=True), source=source, owner_id=owner_id,
                         next_run_at=cron.next_after(now), created_at=now, updated_at=now)
     session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def update_schedule(session: Session, schedule: Schedule, *, name: str | None = None, cron: CronSchedule | None = None,
+                    spec: BatchSpec | None = None, source: str | None = None, missed: str | None = None,
+                    overlap: str | None = None, now: datetime | None = None) -> Schedule:
+    """Change a schedule in place, keeping its id and firing history. A new expression or time zone takes
+    effect from the next slot after ``now``: slots of the old expression that passed are not made up."""
+    now = now or utcnow()
+    if name is not None and name != schedule.name:
+        if session.scalar(select(Schedule.id).where(Schedule.name == name, Schedule.id != schedule.id)) is not None:
+            raise ScheduleConflict(f"a schedule named {name!r} exists already")
+        schedule.name = name
+    if cron is not None:
+        schedule.cron, schedule.timezone = cron.expression, cron.timezone
+        schedule.next_run_at = cron.next_after(now)
+    if spec is not None:
+        schedule.spec = spec.model_dump(mode="json", exclude_unset=True)
+    if source is not None:
+        schedule.source = ScheduleSource(source).value
+    if missed is not None:
+        schedule.missed = MissedRunPolicy(missed).value
+    if overlap is not None:
+        schedule.overlap = OverlapPolicy(overlap).value
+    schedule.updated_at = now
     session.flush()
     return schedule
 

@@ -131,3 +131,37 @@ def test_a_schedule_fires_in_the_server_and_its_batch_runs_on_the_workers(api_st
         # slots that came before the pause, while the batch ran, were skipped rather than stacking up batches
         assert len(fired) == len(c.get(f"/v1/batches?schedule_id={sid}").json()["items"]) == 1
         assert {f["status"] for f in detail["recent_firings"]} <= {"fired", "overlapped"}
+
+
+def test_a_schedule_is_edited_in_place_keeping_its_id(api_stack):
+    server = api_stack.serve()
+    with server.client(api_stack.key("write", user="alice")) as alice, \
+            server.client(api_stack.key("write", user="bob")) as bob:
+        sid = alice.post("/v1/schedules", json={"name": "nightly", "cron": "0 3 * * *", "batch": batch()}).json()["id"]
+        alice.post("/v1/schedules", json={"name": "taken", "cron": "0 4 * * *", "batch": batch()})
+
+        changed = alice.patch(f"/v1/schedules/{sid}", json={"cron": "30 5 * * 1", "timezone": "Asia/Tokyo",
+                                                            "overlap": "allow", "batch": batch(teams=2)})
+        assert changed.status_code == 200, changed.text
+        body = changed.json()
+        assert (body["id"], body["name"], body["cron"], body["timezone"], body["overlap"], body["missed"]) == (
+            sid, "nightly", "30 5 * * 1", "Asia/Tokyo", "allow", "skip")
+        local = datetime.fromisoformat(body["next_run_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
+        assert (local.weekday(), local.strftime("%H:%M")) == (0, "05:30")
+        assert [t["name"] for t in body["batch"]["teams"]] == ["t0", "t1"]
+        only_zone = alice.patch(f"/v1/schedules/{sid}", json={"timezone": "UTC"}).json()
+        assert (only_zone["cron"], only_zone["timezone"]) == ("30 5 * * 1", "UTC")
+        assert alice.patch(f"/v1/schedules/{sid}", json={"name": "weekly"}).json()["name"] == "weekly"
+
+        # Refused, naming the field, and nothing changed.
+        assert alice.patch(f"/v1/schedules/{sid}", json={"name": "taken"}).status_code == 409
+        assert _loc(alice.patch(f"/v1/schedules/{sid}", json={"cron": "61 * * * *"}))[0] == ["body", "cron"]
+        assert _loc(alice.patch(f"/v1/schedules/{sid}", json={"timezone": "Mars/Olympus"}))[0] == ["body", "timezone"]
+        loc, msg = _loc(alice.patch(f"/v1/schedules/{sid}", json={"batch": batch(["nope"])}))
+        assert loc == ["body", "batch", "problems", 0, "problem"] and "unknown problem 'nope'" in msg
+        assert "nothing to change" in _loc(alice.patch(f"/v1/schedules/{sid}", json={}))[1]
+        assert "cannot be null" in _loc(alice.patch(f"/v1/schedules/{sid}", json={"cron": None}))[1]
+        assert _loc(alice.patch(f"/v1/schedules/{sid}", json={"every": "day"}))[0] == ["body", "every"]
+        assert bob.patch(f"/v1/schedules/{sid}", json={"name": "mine"}).status_code == 404
+        final = alice.get(f"/v1/schedules/{sid}").json()
+        assert (final["name"], final["cron"], final["timezone"]) == ("weekly", "30 5 * * 1", "UTC")

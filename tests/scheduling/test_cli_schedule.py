@@ -97,6 +97,35 @@ def test_schedule_add_refuses_bad_input_with_exit_2(cli, tmp_path):
     assert [s["name"] for s in json.loads(cli("schedule", "list", "--json").stdout)["schedules"]] == ["n"]
 
 
+def test_schedule_update_changes_it_in_place(cli, tmp_path):
+    created = json.loads(cli("schedule", "add", "--name", "nightly", "--cron", "0 3 * * *", "--batch",
+                             EXAMPLE_BATCH, "--json").stdout)
+    cli("schedule", "add", "--name", "taken", "--cron", "0 4 * * *", "--batch", EXAMPLE_BATCH)
+    other = tmp_path / "other.yaml"
+    other.write_text("name: other\nproblems: [discontinuous_fit1d]\nteams: [{name: quick, iterations: 1}]\n")
+
+    out = cli("schedule", "update", "nightly", "--cron", "15 6 * * *", "--timezone", "Europe/Paris",
+              "--batch", other, "--overlap", "allow", "--json")
+    assert out.exit_code == 0, out.output
+    changed = json.loads(out.stdout)
+    assert (changed["id"], changed["cron"], changed["timezone"], changed["overlap"]) == (
+        created["id"], "15 6 * * *", "Europe/Paris", "allow")
+    assert changed["next_run_at"] != created["next_run_at"]
+    renamed = cli("schedule", "update", str(created["id"]), "--name", "morning")
+    assert renamed.exit_code == 0 and "'morning' updated" in renamed.stdout
+    assert json.loads(cli("schedule", "show", "morning", "--json").stdout)["batch"]["name"] == "other"
+
+    for args, message in ((["--name", "taken"], "exists already"), ([], "nothing to change"),
+                          (["--cron", "61 * * * *"], "--cron:"), (["--missed", "often"], "--missed must be"),
+                          (["--batch", tmp_path / "missing.yaml"], "no such file")):
+        out = cli("schedule", "update", "morning", *args)
+        assert out.exit_code == 2 and message in out.stderr, (args, out.output)
+    gone = cli("schedule", "update", "nightly", "--cron", "0 5 * * *")
+    assert gone.exit_code == 2 and "no schedule 'nightly'" in gone.stderr
+    final = json.loads(cli("schedule", "show", "morning", "--json").stdout)
+    assert (final["cron"], final["timezone"]) == ("15 6 * * *", "Europe/Paris")
+
+
 def test_batch_commands_on_bad_input(cli, tmp_path):
     assert json.loads(cli("batch", "list", "--json").stdout) == {"batches": []}
     bad = tmp_path / "bad.yaml"

@@ -16,7 +16,7 @@ from app.api.routers.batches import plan_rules, spec_error
 from app.api.schemas import MAX_DB_INT
 from app.db.models import Schedule, ScheduleSource
 from app.scheduling import store
-from app.scheduling.api_models import ScheduleCreate, ScheduleDetail, SchedulePage
+from app.scheduling.api_models import ScheduleCreate, ScheduleDetail, SchedulePage, ScheduleUpdate
 from app.scheduling.cron import CronError
 from app.scheduling.plan import plan_batch
 from app.scheduling.spec import BatchSpecError
@@ -80,6 +80,39 @@ def get_one(schedule_id: int = ScheduleId, ctx: ApiContext = Depends(get_ctx),
             principal: Principal = Depends(require_read)) -> ScheduleDetail:
     with ctx.db.session_scope(readonly=True) as s:
         return _detail(s, _visible(s, principal, schedule_id))
+
+
+@router.patch("/schedules/{schedule_id}", response_model=ScheduleDetail,
+              summary="Change a schedule (name, expression, time zone, policies, batch); history is kept",
+              responses=responses(*AUTH, 404, 409, 413))
+def update(body: ScheduleUpdate, schedule_id: int = ScheduleId, ctx: ApiContext = Depends(get_ctx),
+           principal: Principal = Depends(require_write)) -> ScheduleDetail:
+    if body.batch is not None:
+        with ctx.db.session_scope(readonly=True) as s:
+            try:
+                plan_batch(body.batch, plan_rules(ctx, principal), s)  # as on create: refuse it now
+            except BatchSpecError as exc:
+                raise spec_error(exc, ("body", "batch")) from None
+    with ctx.db.session_scope() as s:
+        # The row lock keeps an instance's scheduler loop from firing the schedule halfway through the change.
+        schedule = s.get(Schedule, schedule_id, with_for_update=True)
+        if schedule is None or not principal.can_see(schedule.owner_id):
+            raise not_found(f"schedule {schedule_id}")
+        cron = None
+        if body.cron is not None or body.timezone is not None:
+            try:
+                cron = store.validate_cron(body.cron or schedule.cron, body.timezone or schedule.timezone,
+                                           min_interval_seconds=ctx.settings.schedule_min_interval_seconds)
+            except CronError as exc:
+                raise field_error(["body", exc.field], exc.message) from None
+        try:
+            # A batch given over the API obeys the API's rules when it fires (built-ins and uploads only).
+            store.update_schedule(s, schedule, name=body.name, cron=cron, spec=body.batch,
+                                  source=ScheduleSource.API.value if body.batch is not None else None,
+                                  missed=body.missed, overlap=body.overlap)
+        except store.ScheduleConflict as exc:
+            raise ApiError(409, str(exc), field=["body", "name"]) from None
+        return _detail(s, schedule)
 
 
 def _set_paused(ctx: ApiContext, principal: Principal, schedule_id: int, paused: bool) -> ScheduleDetail:
