@@ -77,6 +77,8 @@ def test_launch_watch_open_node_and_reload(stack, open_page):
     assert page.evaluate("() => window.__noReload === true")
     assert page.locator("#messages .msg .role").first.is_visible()
     screenshot(page, "campaign")
+    # Absent parts of a running evaluation's card (no budget yet, no records) leave no "null" behind.
+    assert not re.search(r"\b(null|undefined)\b", page.inner_text("#running"))
 
     # Reload in the middle of the campaign: everything stored so far is shown, and live updates go on.
     wait_for(lambda: len(stack.nodes(cid)) >= 3, timeout=60, message="three nodes")
@@ -124,6 +126,14 @@ def test_launch_watch_open_node_and_reload(stack, open_page):
     page.wait_for_selector("#debate .msg")
     page.wait_for_selector("#curves svg.chart-svg")
     screenshot(page, "node")
+
+    # The root: no parent, no design, no diff; what is absent is simply not shown (no "null" text).
+    with stack.db.session_scope(readonly=True) as s:
+        root = next(n.id for n in repo.list_nodes(s, cid) if n.parent_id is None)
+    page.goto(f"{running.base_url}/ui/campaigns/{cid}/nodes/{root}")
+    page.wait_for_selector("#diff .empty")
+    for box in ("#proposal", "#diff", "#run"):
+        assert not re.search(r"\b(null|undefined)\b", page.inner_text(box)), box
     page.errors.check()
 
 

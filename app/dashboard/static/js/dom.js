@@ -41,6 +41,12 @@ export function append(el, children) {
   return el;
 }
 
+// Element.replaceChildren() prints null as the text "null"; this skips absent children like h() does.
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;

@@ -5,7 +5,7 @@
 
 import { api, download } from '../api.js';
 import { EventStream } from '../sse.js';
-import { h, link, panel, empty, throttle } from '../dom.js';
+import { h, fill, link, panel, empty, throttle } from '../dom.js';
 import { lineChart, metricCharts } from '../charts.js';
 import { TreeView } from '../tree.js';
 import { fmtDuration, fmtFactor, fmtInt, fmtScore, fmtUsd, statusBadge, roleBadge } from '../format.js';
@@ -184,7 +184,7 @@ export async function campaignPage(ctx, id) {
     const keys = [...new Set(r.records.flatMap((rec) => Object.keys(rec)))].filter((k) => k !== 'step' && k !== 't');
     const elapsed = r.records.length ? r.records[r.records.length - 1].t : 0;
     const budget = r.budget && r.budget.wall_seconds;
-    r.el.replaceChildren(
+    fill(r.el,
       h('header', { class: 'row' }, link(`/ui/campaigns/${id}/nodes/${nid}`, `#${nid}`), h('span', { class: 'ellipsis' }, r.title || ''),
         h('span', { class: 'muted' }, `${r.records.length} log records${elapsed ? ` · ${fmtDuration(elapsed)}` : ''}`)),
       budget ? h('progress', { max: budget, value: Math.min(budget, elapsed || 0), title: `budget ${budget} s` }) : null,

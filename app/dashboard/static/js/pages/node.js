@@ -2,7 +2,7 @@
 // prediction against the reference with its error map, the result analysis and the debugger's attempts.
 
 import { api, download } from '../api.js';
-import { h, link, panel, empty } from '../dom.js';
+import { h, fill, link, panel, empty } from '../dom.js';
 import { heatmap, lineChart, metricCharts } from '../charts.js';
 import { inferno, viridis } from '../colors.js';
 import { codeBlock } from '../highlight.js';
@@ -52,7 +52,7 @@ export async function nodePage(ctx, campaignId, nodeId) {
 
   // Proposal
   const proposal = node.proposal || {};
-  boxes.proposal.replaceChildren(
+  fill(boxes.proposal,
     proposal.rationale ? markdown(proposal.rationale) : (node.parent_id ? empty('No rationale recorded.') : h('p', {}, 'The root: the baseline solution the search starts from.')),
     proposal.design ? h('details', { open: true }, h('summary', {}, 'Design'), jsonBlock(proposal.design)) : null);
 
@@ -81,7 +81,7 @@ export async function nodePage(ctx, campaignId, nodeId) {
   // Diff
   jobs.push(api(`${base}/diff`).then((d) => {
     const st = diffStats(d.diff);
-    boxes.diff.replaceChildren(
+    fill(boxes.diff,
       d.parent_id ? h('div', { class: 'row' }, h('span', {}, 'against ', link(`/ui/campaigns/${campaignId}/nodes/${d.parent_id}`, `#${d.parent_id}`)),
         h('span', { class: 'add' }, `+${st.added}`), h('span', { class: 'del' }, `−${st.removed}`)) : null,
       d.parent_id ? renderDiff(d.diff) : empty('The root has no parent.'));
@@ -111,7 +111,7 @@ export async function nodePage(ctx, campaignId, nodeId) {
 
   // Run record
   const metrics = node.metrics || {};
-  boxes.run.replaceChildren(
+  fill(boxes.run,
     Object.keys(metrics).length ? h('details', { open: true }, h('summary', {}, 'Metrics'), jsonBlock(metrics)) : null,
     node.timings ? h('details', {}, h('summary', {}, 'Timings (s)'), jsonBlock(node.timings)) : null,
     node.protections ? h('details', {}, h('summary', {}, 'Isolation'), jsonBlock(node.protections)) : null,
