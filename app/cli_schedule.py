@@ -275,11 +275,15 @@ def schedule_add(
             view = store.views(s, [row])[0]
     finally:
         db.dispose()
+    _echo_schedule(view, as_json)
+
+
+def _echo_schedule(view: Any, as_json: bool, what: str = "") -> None:
     if as_json:
         typer.echo(json.dumps(_schedule_row(view)))
-    else:
-        typer.echo(f"schedule {view.id} {view.name!r}: {view.cron} ({view.timezone}), next run "
-                   f"{_local(view.next_run_at, view.timezone)}{' (paused)' if view.paused else ''}")
+        return
+    typer.echo(f"schedule {view.id} {view.name!r}{' ' + what if what else ''}: {view.cron} ({view.timezone}), "
+               f"next run {_local(view.next_run_at, view.timezone)}{' (paused)' if view.paused else ''}")
 
 
 def _local(moment: Any, timezone: str) -> str:
@@ -431,11 +435,7 @@ def schedule_update(
             view = store.views(s, [s.get(Schedule, row.id)])[0]
     finally:
         db.dispose()
-    if as_json:
-        typer.echo(json.dumps(_schedule_row(view)))
-    else:
-        typer.echo(f"schedule {view.id} {view.name!r} updated: {view.cron} ({view.timezone}), next run "
-                   f"{_local(view.next_run_at, view.timezone)}{' (paused)' if view.paused else ''}")
+    _echo_schedule(view, as_json, "updated")
 
 
 @schedule_app.command("delete")
