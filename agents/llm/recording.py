@@ -84,6 +84,7 @@ class ShortlistRecord(BaseModel):
     type: Literal["shortlist"] = "shortlist"
     parent: int = Field(description="The parent's node id as shown to the models.")
     iteration: int
+    seed: int = Field(description="The child's seed: tells apart the tries for one parent and iteration.")
     cards: list[dict[str, Any]]
     at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -141,9 +142,9 @@ class Recorder:
         self._write(rec)
         return rec
 
-    def record_shortlist(self, *, parent: int, iteration: int, cards: list[dict[str, Any]]) -> None:
+    def record_shortlist(self, *, parent: int, iteration: int, seed: int, cards: list[dict[str, Any]]) -> None:
         plain = json.loads(json.dumps(cards, default=_plain))
-        self._write(ShortlistRecord(parent=parent, iteration=iteration, cards=plain))
+        self._write(ShortlistRecord(parent=parent, iteration=iteration, seed=seed, cards=plain))
 
     def close(self) -> None:
         with self._lock:

@@ -11,7 +11,6 @@ the candidate contract) before the engine ever runs it.
 from __future__ import annotations
 
 import random
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +144,8 @@ class LLMTeam:
                  node_aliases: NodeAliases | None = None) -> None:
         self.config = providers_config
         self.node_aliases = node_aliases
-        # Set by from_recording: (shown parent id, iteration) -> shortlists in recorded order.
-        self._recorded_shortlists: dict[tuple[int, int], deque[list[dict[str, Any]]]] | None = None
+        # Set by from_recording: (shown parent id, iteration, child seed) -> the shortlist recorded last.
+        self._recorded_shortlists: dict[tuple[int, int, int], list[dict[str, Any]]] | None = None
         # Remembered from the calls that carry it: ``vote`` is the one protocol method without the problem.
         self.problem = problem
         self.options = options or TeamOptions()
@@ -199,9 +198,9 @@ class LLMTeam:
         team = cls(config, ledger, None, options=options, campaign_id=campaign_id,
                    provider_factory=replay_factory(recording, strict=strict), on_message=on_message,
                    node_aliases=node_aliases)
-        team._recorded_shortlists = {}
-        for rec in recording.shortlists:
-            team._recorded_shortlists.setdefault((rec.parent, rec.iteration), deque()).append(rec.cards)
+        # A child retried after an interruption asked memory again under the same key: the last answer is
+        # the one its recorded debate saw.
+        team._recorded_shortlists = {(rec.parent, rec.iteration, rec.seed): rec.cards for rec in recording.shortlists}
         return team
 
     async def aclose(self) -> None:
@@ -447,12 +446,12 @@ class LLMTeam:
         """The shortlist the retriever gets: recorded as offered, or when replaying, the one the recorded
         campaign got for this parent and iteration (a recording made before shortlists were recorded
         falls back to what memory offers now)."""
-        key = (self._shown(ctx.parent).node_id, ctx.iteration)
+        key = (self._shown(ctx.parent).node_id, ctx.iteration, ctx.seed)
         if self._recorded_shortlists is not None:
-            queue = self._recorded_shortlists.get(key)
-            return queue.popleft() if queue else cards
+            recorded = self._recorded_shortlists.get(key)
+            return [dict(card) for card in recorded] if recorded is not None else cards
         if self.recorder is not None:
-            self.recorder.record_shortlist(parent=key[0], iteration=key[1], cards=cards)
+            self.recorder.record_shortlist(parent=key[0], iteration=key[1], seed=key[2], cards=cards)
         return cards
 
     async def choose_card(self, ctx: ProposalContext, cards: list[dict[str, Any]]) -> tuple[dict[str, Any] | None,

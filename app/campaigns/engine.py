@@ -266,6 +266,7 @@ class CampaignEngine:
         data_report = await self._ensure_analysis(campaign_id, problem)
         await self._ensure_root(campaign_id, config, problem, data_report)
         await self._redo_unfinished(campaign_id, config, problem, data_report)
+        await self._redo_missing_analyses(campaign_id)
         await self._iterate(campaign_id, config, problem, data_report)
         return data_report
 
@@ -275,16 +276,23 @@ class CampaignEngine:
         minutes, and nobody should wait that long for a pause. Cancelling loses nothing committed: a child
         whose debate was cut is proposed again on resume, a node cut mid-evaluation is evaluated again."""
         work = asyncio.ensure_future(stages)
-        while not self.cancel.is_set():
-            done, _ = await asyncio.wait({work}, timeout=INTERRUPT_POLL_S)
-            if done:
-                return work.result()
-        done, _ = await asyncio.wait({work}, timeout=INTERRUPT_GRACE_S)
+        try:
+            while not self.cancel.is_set():
+                done, _ = await asyncio.wait({work}, timeout=INTERRUPT_POLL_S)
+                if done:
+                    return work.result()
+            done, _ = await asyncio.wait({work}, timeout=INTERRUPT_GRACE_S)
+        except asyncio.CancelledError:  # run() itself is cancelled: take the stages down with it
+            work.cancel()
+            raise
         if not done:
             work.cancel()
         try:
             return await work
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # run() itself is cancelled, not only its stages
             raise StopCampaign("paused", "interrupted while waiting on the team; resume to continue") from None
 
     def _finish(self, campaign_id: str, status: str, reason: str) -> None:
@@ -532,15 +540,13 @@ class CampaignEngine:
     def _record_unproduced_child(self, campaign_id: str, parent_id: int, iteration: int, exc: Exception) -> None:
         """Keep what the team said and why it produced nothing, as a failed node in the tree."""
         reason = f"the team produced no runnable candidate: {exc}"
-        with self._session() as s:
-            node = repo.add_node(s, campaign_id, parent_id=parent_id, operation="improve", iteration=iteration,
+        with self._write(campaign_id) as tx:
+            node = repo.add_node(tx.s, campaign_id, parent_id=parent_id, operation="improve", iteration=iteration,
                                  proposal={"title": "no proposal", "summary": "no proposal"},
                                  status="failed", error=reason[:2000])
-            node_id = node.id
-            repo.add_campaign_usage(s, campaign_id, failures=1)
-        for msg in getattr(exc, "messages", None) or []:
-            self._message(campaign_id, msg, node_id=node_id, iteration=iteration)
-        self._event(campaign_id, "node.failed", {"reason": reason[:2000]}, node_id=node_id)
+            repo.add_campaign_usage(tx.s, campaign_id, failures=1)
+            tx.messages(list(getattr(exc, "messages", None) or []), node_id=node.id, iteration=iteration)
+            tx.event("node.failed", {"reason": reason[:2000]}, node_id=node.id)
 
     @staticmethod
     def _proposal_record(proposal: Proposal, card: dict[str, Any] | None) -> dict[str, Any]:
@@ -641,7 +647,7 @@ class CampaignEngine:
         if config.smoke_seconds > 0:
             start = time.monotonic()
             smoke = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed,
-                                            budget={"wall_seconds": config.smoke_seconds})
+                                            budget={"wall_seconds": config.smoke_seconds}, cancel=self.cancel)
             timings["smoke_s"] = timings.get("smoke_s", 0.0) + time.monotonic() - start
             self._event(campaign_id, "evaluation.smoke", {"status": smoke.status, "reason": smoke.reason,
                                                           "score": smoke.score}, node_id=node_id)
@@ -706,12 +712,31 @@ class CampaignEngine:
             }, node_id=node_id)
             if champion:
                 tx.event("champion.changed", {"score": result.score, "title": title}, node_id=node_id)
-        with self._speaking(campaign_id, view.iteration, node_id=node_id):
-            analysis = await self.team.analyze_result(self._problem_view, view, result.logs, parent_view)
-        with self._write(campaign_id) as tx:
-            repo.update_node(tx.s, node_id, analysis=analysis.text)
-            tx.messages([analysis], node_id=node_id, iteration=view.iteration)
+        await self._analyze(campaign_id, view, parent_view, result.logs)
         return status
+
+    async def _analyze(self, campaign_id: str, view: NodeView, parent_view: NodeView | None,
+                       logs: list[dict[str, Any]]) -> None:
+        with self._speaking(campaign_id, view.iteration, node_id=view.node_id):
+            analysis = await self.team.analyze_result(self._problem_view, view, logs, parent_view)
+        with self._write(campaign_id) as tx:
+            repo.update_node(tx.s, view.node_id, analysis=analysis.text)
+            tx.messages([analysis], node_id=view.node_id, iteration=view.iteration)
+
+    async def _redo_missing_analyses(self, campaign_id: str) -> None:
+        """A result analysis cut short (a pause during the call, a kill -9) is written on resume: later
+        proposals read it as their parent's analysis. From the stored curves (thinned to 500 points)."""
+        with self.db.session_scope(readonly=True) as s:
+            nodes = s.scalars(select(Node).where(
+                Node.campaign_id == campaign_id, Node.status.in_(("succeeded", "failed")),
+                Node.analysis.is_(None), Node.code_hash.is_not(None)).order_by(Node.id)).all()
+            todo = []
+            for node in nodes:
+                parent = repo.get_node(s, node.parent_id) if node.parent_id else None
+                todo.append((_view(node, 0, parent.score if parent is not None else None),
+                             _view(parent) if parent is not None else None, _records(node.curves)))
+        for view, parent_view, logs in todo:
+            await self._analyze(campaign_id, view, parent_view, logs)
 
     # -- champion -----------------------------------------------------------------------------------------
     async def _reevaluate_champion(self, campaign_id: str, config: CampaignConfig, problem: Any) -> None:
@@ -797,28 +822,39 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
         }
 
 
+# A provider refusing requests for these reasons is fixed outside the campaign (a key, credits, access, a
+# model name): the campaign pauses and resumes where it stopped once that is done.
+_PAUSE_ON_STATUS = frozenset({401, 402, 403, 404})
+
+
 def _is_team_failure(exc: BaseException) -> bool:
-    try:
-        from agents.llm import LLMTeamError
-    except ImportError:  # pragma: no cover - the LLM team is part of the package
-        return False
+    """The team could not produce this child: it fails, the campaign goes on. That includes a provider
+    rejecting this particular request (400, 413, 422: a prompt too long for the model, a content filter),
+    which would fail again on every resume if it paused the campaign."""
+    from agents.llm import LLMTeamError
+    from agents.providers import ProviderRequestError
+
+    if isinstance(exc, ProviderRequestError):
+        return exc.status not in _PAUSE_ON_STATUS
     return isinstance(exc, LLMTeamError)
 
 
 def _as_stop(exc: BaseException) -> BaseException:
     """Provider trouble pauses the campaign and a spent budget ends it; anything else is a real error.
 
-    Every provider error pauses, not only outages: a revoked key (401), a model that was renamed (404) or a
-    missing key variable are fixed outside the campaign, and a paused campaign resumes where it stopped
-    while a failed one would be lost work.
+    Pausing covers the provider being unreachable or failing after the last retry, and refusals fixed
+    outside the campaign: a revoked key (401), spent credits (402), no access (403), a renamed model
+    (404), a key variable that is not set. A paused campaign resumes where it stopped; a failed one would
+    be lost work.
     """
-    from agents.providers import BudgetExceeded, ProviderError, ProviderUnavailable
+    from agents.providers import BudgetExceeded, ProviderConfigError, ProviderRequestError, ProviderUnavailable
 
     if isinstance(exc, BudgetExceeded):
         return StopCampaign("completed", f"budget reached, no new proposals: {exc}")
     if isinstance(exc, ProviderUnavailable):
         return StopCampaign("paused", f"LLM provider unavailable, campaign paused (resume when it is back): {exc}")
-    if isinstance(exc, ProviderError):
+    if isinstance(exc, ProviderConfigError) or (isinstance(exc, ProviderRequestError)
+                                                and exc.status in _PAUSE_ON_STATUS):
         return StopCampaign("paused", f"LLM provider refused the request, campaign paused (fix the provider "
                                       f"configuration, then resume): {exc}")
     return exc

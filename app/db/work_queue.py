@@ -183,12 +183,12 @@ def _held(item_id: int, lease_token: str) -> Any:
 
 
 # Built once: the fence runs in every write transaction of a worker's engine.
-_HOLDER = (select(_items.c.campaign_id)
+_HOLDER = (select(_items.c.campaign_id, _items.c.kind, _items.c.status)
            .where(_items.c.id == bindparam("fence_item"), _items.c.lease_token == bindparam("fence_token"))
            .with_for_update())
 _RIVAL = (select(_items.c.id)
-          .where(_items.c.campaign_id == bindparam("fence_campaign"), _items.c.id != bindparam("fence_item"),
-                 _items.c.status == WorkStatus.LEASED.value)
+          .where(_items.c.campaign_id == bindparam("fence_campaign"), _items.c.kind == bindparam("fence_kind"),
+                 _items.c.id != bindparam("fence_item"), _items.c.status == WorkStatus.LEASED.value)
           .limit(1))
 
 
@@ -196,22 +196,28 @@ def assert_held(session: Session, item_id: int, lease_token: str) -> None:
     """Fence a write: raise :class:`LeaseLost` if another worker has taken this work over.
 
     Taken over means: the item was claimed again (a new token) or returned to the queue after its lease
-    expired (no token), or another run item of the same campaign is leased now (the campaign was paused
-    and resumed elsewhere). A pause or cancel alone does not fence: the cancelled item keeps its token so
-    its engine can still record how it stopped.
+    expired (no token), or, once the item was cancelled (a pause), another item of the same kind for the
+    same campaign is leased (the campaign was resumed elsewhere). A pause or cancel alone does not fence:
+    the cancelled item keeps its token so its engine can still record how it stopped. While the item is
+    still leased under this token it holds the work, whatever else is queued for the campaign (a duplicate
+    run item stands down by itself, see ``app.workers.queue.defer_to_earlier``).
 
-    Call it first in the transaction that writes. On SQLite that transaction holds the database write lock
-    (``BEGIN IMMEDIATE``), so nothing can change between check and commit. On PostgreSQL the item row stays
-    locked (``FOR UPDATE``) until the transaction ends, so a claim of the same item waits for it; a new run
-    item of the campaign claimed during that one transaction is not excluded.
+    Call it first in the transaction that writes, before touching the campaign's row (pause and cancel
+    lock the item first too; the opposite order deadlocks on PostgreSQL). On SQLite that transaction
+    holds the database write lock (``BEGIN IMMEDIATE``), so nothing changes between check and commit. On
+    PostgreSQL the item row stays locked (``FOR UPDATE``) until the transaction ends, so a takeover's claim
+    skips the item (``SKIP LOCKED``) until then; a new run item of a paused campaign claimed during that
+    one transaction is not excluded.
     """
     row = session.execute(_HOLDER, {"fence_item": item_id, "fence_token": lease_token}).first()
     if row is None:
         raise LeaseLost(f"work item {item_id} was taken over (its lease expired and was claimed or requeued)")
-    if row.campaign_id is not None:
-        other = session.execute(_RIVAL, {"fence_campaign": row.campaign_id, "fence_item": item_id}).first()
-        if other is not None:
-            raise LeaseLost(f"campaign {row.campaign_id} is run by work item {other.id} now, not {item_id}")
+    if row.status == WorkStatus.LEASED.value or row.campaign_id is None:
+        return
+    other = session.execute(_RIVAL, {"fence_campaign": row.campaign_id, "fence_kind": row.kind,
+                                     "fence_item": item_id}).first()
+    if other is not None:
+        raise LeaseLost(f"campaign {row.campaign_id} is run by work item {other.id} now, not {item_id}")
 
 
 def _forget(session: Session, item_id: int) -> None:

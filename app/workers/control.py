@@ -21,14 +21,20 @@ STATUS_FOR: dict[str, str] = {"pause": "paused", "cancel": "cancelled"}
 
 
 def request(session: Session, campaign_id: str, action: Action, *, by: str | None = None) -> int:
-    """Apply a pause/cancel request; returns how many run items were cancelled."""
-    campaign = repo.get_campaign(session, campaign_id)
-    if campaign is None:
+    """Apply a pause/cancel request; returns how many run items were cancelled.
+
+    The run items are updated before the campaign row, the order in which a worker's engine locks them (its
+    lease fence locks the item, then its write touches the campaign): the opposite order deadlocks on
+    PostgreSQL when a pause meets a write.
+    """
+    if repo.get_campaign(session, campaign_id) is None:
         raise LookupError(f"no campaign {campaign_id!r}")
+    cancelled = repo.cancel_campaign_work(session, campaign_id)
+    campaign = repo.get_campaign(session, campaign_id)
     campaign.config = {**campaign.config,
                        "_control": {"action": action, "at": utcnow().isoformat(), "by": by}}
     repo.set_campaign_status(session, campaign_id, STATUS_FOR[action])
-    return repo.cancel_campaign_work(session, campaign_id)
+    return cancelled
 
 
 def clear(session: Session, campaign_id: str) -> None:

@@ -322,11 +322,12 @@ class WorkerPool:
         status = (summary or {}).get("status")
         with self.db.session_scope() as s:
             if error is not None:
+                # The item before the campaign row: the lock order of engines' fenced writes.
+                repo.fail(s, lease.item_id, lease.lease_token, error=error, retry=False)
                 campaign = repo.get_campaign(s, campaign_id)
                 if campaign is not None and campaign.status not in ("failed", "cancelled"):
                     repo.set_campaign_status(s, campaign_id, "failed", error=error)  # e.g. the team failed
                     append_event(s, campaign_id, "campaign.failed", {"reason": error})
-                repo.fail(s, lease.item_id, lease.lease_token, error=error, retry=False)
                 outcome = "failed"
             elif job.taken_over:
                 outcome = "taken over"

@@ -203,6 +203,31 @@ def test_killed_worker_is_taken_over_after_its_lease(stack):
     assert max(evaluation_counts(stack, cid).values()) == 1
 
 
+def test_a_stalled_worker_is_fenced_once_its_campaign_is_taken_over(stack):
+    """A worker whose heartbeat stalls (a frozen VM, a starved thread) loses its lease while its engine goes
+    on; once another worker claims the campaign, the stalled one's writes are refused (no node recorded
+    twice, no status overwritten) and it lets go without touching the campaign."""
+    stalled = stack.pool(name="stalled", delay=0.4)
+    stalled.start()
+    server = stack.serve(workers=0)
+    with server.client(stack.key()) as c:
+        cid = start(c, iterations=3)
+        wait_for(lambda: mid_evaluation(stack, cid, 1), timeout=60, message="the first worker at work")
+        stalled._beat_stop.set()  # no more renewals, and no more lost-lease checks: only the fence is left
+        rescuer = stack.pool(name="rescuer")
+        rescuer.start()
+        try:
+            assert wait_status(c, cid, ("completed", "failed"), timeout=90)["status"] == "completed"
+            wait_for(lambda: any(f["outcome"] == "taken over" for f in stalled.finished), timeout=30,
+                     message="the stalled worker to find out")
+        finally:
+            rescuer.stop()
+            stalled.stop()
+    assert [h["worker"].split("/")[0] for h in claims(stack, cid)] == ["stalled", "rescuer"]
+    assert max(evaluation_counts(stack, cid).values()) == 1  # nothing recorded by both workers
+    assert [f["outcome"] for f in stalled.finished] == ["taken over"]
+
+
 def claims(stack, campaign_id: str) -> list[dict]:
     return [{**e.payload, "at": e.created_at} for e in stack.events(campaign_id) if e.type == "worker.claimed"]
 

@@ -230,3 +230,68 @@ def test_a_write_fence_stops_a_stalled_holder_but_not_a_paused_one(db: Database)
         repo.assert_held(s, other, second.lease_token)
         with pytest.raises(repo.LeaseLost):
             repo.assert_held(s, other, first.lease_token)
+
+
+def test_a_pause_meeting_a_fenced_engine_write_does_not_deadlock(db: Database) -> None:
+    """The engine's write locks its run item (the fence), then the campaign row; a pause must take them in
+    the same order, or PostgreSQL kills one side with a deadlock (the user's 500, or a failed campaign)."""
+    import time
+
+    from app.db.events import append_event
+    from app.workers import control
+
+    campaign_id = _campaign(db)
+    with db.session_scope() as s:
+        repo.enqueue(s, "campaign.run", campaign_id=campaign_id)
+    with db.session_scope() as s:
+        lease = repo.claim(s, "w")
+    outcome: dict[str, str] = {}
+
+    def engine_write() -> None:
+        try:
+            with db.session_scope() as s:
+                repo.assert_held(s, lease.item_id, lease.lease_token)
+                time.sleep(0.5)  # the pause arrives while this transaction holds the item
+                append_event(s, campaign_id, "training.log", {})
+            outcome["engine"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["engine"] = f"{type(exc).__name__}: {exc}"
+
+    def pause() -> None:
+        time.sleep(0.2)
+        try:
+            with db.session_scope() as s:
+                control.request(s, campaign_id, "pause", by="alice")
+            outcome["pause"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            outcome["pause"] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=engine_write), threading.Thread(target=pause)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcome == {"engine": "ok", "pause": "ok"}
+    with db.session_scope(readonly=True) as s:
+        assert repo.get_campaign(s, campaign_id).status == "paused"
+        assert s.get(WorkItem, lease.item_id).status == WorkStatus.CANCELLED
+    with db.session_scope() as s:
+        repo.assert_held(s, lease.item_id, lease.lease_token)  # paused, not taken over: it may still record that
+
+
+def test_a_duplicate_run_item_does_not_fence_the_run_that_holds_the_campaign(db: Database) -> None:
+    """Two live run items for one campaign (two resumes racing): the later one stands down
+    (``defer_to_earlier``); until it does, the earlier one's writes must go on."""
+    from app.workers.queue import defer_to_earlier
+
+    campaign_id = _campaign(db)
+    with db.session_scope() as s:
+        repo.enqueue(s, "campaign.run", campaign_id=campaign_id)
+        repo.enqueue(s, "campaign.run", campaign_id=campaign_id)
+    with db.session_scope() as s:
+        first = repo.claim(s, "w1")
+    with db.session_scope() as s:
+        second = repo.claim(s, "w2")
+    with db.session_scope() as s:
+        assert defer_to_earlier(s, campaign_id, second.item_id)
+        repo.assert_held(s, first.item_id, first.lease_token)

@@ -175,19 +175,24 @@ def test_a_provider_failure_mid_debate_pauses_the_campaign_and_resume_finishes_i
     db.dispose()
 
 
-def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
-    """Ctrl-C (or a pause) while the proposer takes minutes: the campaign pauses within seconds, and a
-    resume proposes the cut child again."""
+@pytest.mark.parametrize("slow_role", ["proposer", "result_analyst"])
+def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path, slow_role):
+    """Ctrl-C (or a pause) while the proposer, or the result analyst of a child, takes minutes: the campaign
+    pauses within seconds; a resume proposes the cut child again, or writes the cut analysis."""
     import threading
     import time
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade_database(url)
     db = Database(url)
-    router, slow = Router(), {"on": True, "asked": threading.Event()}
+    router, slow = Router(), {"on": True, "asked": threading.Event(), "seen": 0}
 
     def answer(req):
-        if role_of(req) == "proposer" and slow["on"]:
+        role = role_of(req)
+        if role == slow_role:
+            slow["seen"] += 1
+        # The root's analysis is answered: it is the child's that is slow.
+        if role == slow_role and slow["on"] and (role != "result_analyst" or slow["seen"] > 1):
             slow["asked"].set()
             return Reply("thinking...", delay_s=60)
         return router(req)
@@ -207,7 +212,7 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
         outcome: dict = {}
         runner = threading.Thread(target=lambda: outcome.update(asyncio.run(engine.run(campaign_id))))
         runner.start()
-        assert slow["asked"].wait(60), "the proposer was never asked"
+        assert slow["asked"].wait(60), f"the {slow_role} was never asked"
         time.sleep(0.3)
         asked_at = time.monotonic()
         engine.cancel.set()
@@ -217,8 +222,12 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
         assert not runner.is_alive() and outcome["status"] == "paused", outcome
         assert waited < 10, f"the interrupt waited {waited:.1f} s for the LLM"
         with db.session_scope(readonly=True) as s:
-            assert [n.status for n in repo.list_nodes(s, campaign_id)] == ["succeeded"]  # the root only
+            paused = [(n.status, n.analysis is not None) for n in repo.list_nodes(s, campaign_id)]
             assert "resume" in repo.get_campaign(s, campaign_id).error
+        if slow_role == "proposer":
+            assert paused == [("succeeded", True)]  # the root only
+        else:
+            assert paused == [("succeeded", True), ("succeeded", False)]  # scored, its analysis cut
 
         slow["on"] = False
         engine, team = engine_and_team()
@@ -226,7 +235,10 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path):
         asyncio.run(team.aclose())
     assert finished["status"] == "completed"
     with db.session_scope(readonly=True) as s:
-        assert [n.status for n in repo.list_nodes(s, campaign_id)] == ["succeeded", "succeeded"]
+        nodes = [(n.id, n.status, bool(n.analysis)) for n in repo.list_nodes(s, campaign_id)]
+        analyses = [m.node_id for m in repo.list_messages(s, campaign_id) if m.role == "result_analyst"]
+    assert [(st, a) for _, st, a in nodes] == [("succeeded", True), ("succeeded", True)]
+    assert sorted(analyses) == [i for i, _, _ in nodes]  # one analysis each, none lost, none doubled
     db.dispose()
 
 
@@ -294,4 +306,36 @@ def test_a_strict_replay_does_not_depend_on_the_memory_having_grown(tmp_path):
                     for n in repo.list_nodes(s, cid)]
         assert tree(replay) == tree(original)
         assert [c for *_, c in tree(original)] == [None, "card-0", "card-0"]
+    db.dispose()
+
+
+def test_a_request_the_provider_rejects_fails_that_child_only(tmp_path):
+    """A 400 (the prompt is too long for the model, say) would come back on every resume: it fails the
+    child whose debate hit it, with the provider's words, and the campaign goes on."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    router, seen = Router(), {"critic": 0}
+
+    def answer(req):
+        if role_of(req) == "critic":
+            seen["critic"] += 1
+            if seen["critic"] == 1:
+                return Status(400, message="maximum context length exceeded")
+        return router(req)
+
+    with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
+            FakeOpenAIServer(default=answer) as srv:
+        config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
+                                debate_rounds=2, candidate_seconds=20)
+        campaign_id = create_campaign(db, config)
+        team = LLMTeam(providers_config(srv.base_url), UsageLedger(), campaign_id=campaign_id, sleep=InstantSleep())
+        summary = asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team)
+                              .run(campaign_id))
+        asyncio.run(team.aclose())
+    assert summary["status"] == "completed", summary
+    with db.session_scope(readonly=True) as s:
+        nodes = [(n.iteration, n.status, n.error) for n in repo.list_nodes(s, campaign_id)]
+    assert [(i, st) for i, st, _ in nodes] == [(0, "succeeded"), (1, "failed"), (2, "succeeded")]
+    assert "HTTP 400" in nodes[1][2] and "maximum context length exceeded" in nodes[1][2]
     db.dispose()

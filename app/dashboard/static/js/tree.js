@@ -3,7 +3,7 @@
 // nodes (an SVG element per node took ~100 ms per redraw at 2,000 nodes). Layout is O(n); hit-testing is a
 // scan of the nodes in view. Keyboard and screen-reader users get the same nodes as links in "Best nodes".
 
-import { h } from './dom.js';
+import { fill, h } from './dom.js';
 import { logScale, viridis } from './colors.js';
 import { colorBar } from './charts.js';
 import { fmtScore } from './format.js';
@@ -392,7 +392,7 @@ export class TreeView {
   showTip(id, ev) {
     const n = id != null ? this.nodes.get(id) : null;
     if (!n) { this.tip.hidden = true; return; }
-    this.tip.replaceChildren(
+    fill(this.tip,
       h('strong', {}, n.title || (n.parent == null ? 'root' : 'untitled')),
       h('div', {}, `#${n.id} · iteration ${n.iteration} · ${n.status.replace('_', ' ')}`),
       n.score != null ? h('div', {}, `score ${fmtScore(n.score)}${n.id === this.champion ? '  ★ champion' : ''}`) : null,
