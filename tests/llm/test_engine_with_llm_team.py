@@ -58,6 +58,27 @@ class Router:
         return Reply(f"{role} report: nothing unusual.")
 
 
+def fresh_db(tmp_path) -> Database:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade_database(url)
+    return Database(url)
+
+
+def small_config(iterations: int) -> CampaignConfig:
+    return CampaignConfig(problem=EXAMPLE, iterations=iterations, parents=1, selectors=1, smoke_seconds=0,
+                          debate_rounds=2, candidate_seconds=20)
+
+
+def run_with_fresh_team(db, tmp_path, evaluator, base_url: str, campaign_id: str) -> dict:
+    """Run (or resume) the campaign with a new team on the fake server, as a new process would."""
+    team = LLMTeam(providers_config(base_url), UsageLedger(), campaign_id=campaign_id, sleep=InstantSleep())
+    try:
+        return asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team)
+                           .run(campaign_id))
+    finally:
+        asyncio.run(team.aclose())
+
+
 def test_engine_runs_a_campaign_with_the_llm_team(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade_database(url)
@@ -134,26 +155,12 @@ class Outage:
 
 @pytest.mark.parametrize("status, reason", [(503, "LLM provider unavailable"), (401, "LLM provider refused")])
 def test_a_provider_failure_mid_debate_pauses_the_campaign_and_resume_finishes_it(tmp_path, status, reason):
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
+    db = fresh_db(tmp_path)
     outage = Outage(status)
     with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
             FakeOpenAIServer(default=outage) as srv:
-        config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
-                                debate_rounds=2, candidate_seconds=20)
-        campaign_id = create_campaign(db, config)
-
-        def run_once() -> dict:
-            team = LLMTeam(providers_config(srv.base_url), UsageLedger(), campaign_id=campaign_id,
-                           sleep=InstantSleep())
-            try:
-                return asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator,
-                                                  team).run(campaign_id))
-            finally:
-                asyncio.run(team.aclose())
-
-        paused = run_once()
+        campaign_id = create_campaign(db, small_config(2))
+        paused = run_with_fresh_team(db, tmp_path, evaluator, srv.base_url, campaign_id)
         with db.session_scope(readonly=True) as s:
             campaign = repo.get_campaign(s, campaign_id)
             state, error = campaign.status, campaign.error
@@ -165,7 +172,7 @@ def test_a_provider_failure_mid_debate_pauses_the_campaign_and_resume_finishes_i
         assert before == [(before[0][0], "succeeded")]  # the root is kept; no half-made child was stored
 
         outage.failing = False
-        finished = run_once()
+        finished = run_with_fresh_team(db, tmp_path, evaluator, srv.base_url, campaign_id)
         with db.session_scope(readonly=True) as s:
             nodes = [(n.id, n.status) for n in repo.list_nodes(s, campaign_id)]
             said_after = len(repo.list_messages(s, campaign_id))
@@ -182,9 +189,7 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path, slow_role):
     import threading
     import time
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
+    db = fresh_db(tmp_path)
     router, slow = Router(), {"on": True, "asked": threading.Event(), "seen": 0}
 
     def answer(req):
@@ -199,9 +204,7 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path, slow_role):
 
     with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
             FakeOpenAIServer(default=answer) as srv:
-        config = CampaignConfig(problem=EXAMPLE, iterations=1, parents=1, selectors=1, smoke_seconds=0,
-                                debate_rounds=2, candidate_seconds=20)
-        campaign_id = create_campaign(db, config)
+        campaign_id = create_campaign(db, small_config(1))
 
         def engine_and_team():
             team = LLMTeam(providers_config(srv.base_url, read_timeout_s=120), UsageLedger(),
@@ -230,9 +233,7 @@ def test_an_interrupt_does_not_wait_for_a_slow_llm_answer(tmp_path, slow_role):
             assert paused == [("succeeded", True), ("succeeded", False)]  # scored, its analysis cut
 
         slow["on"] = False
-        engine, team = engine_and_team()
-        finished = asyncio.run(engine.run(campaign_id))
-        asyncio.run(team.aclose())
+        finished = run_with_fresh_team(db, tmp_path, evaluator, srv.base_url, campaign_id)
     assert finished["status"] == "completed"
     with db.session_scope(readonly=True) as s:
         nodes = [(n.id, n.status, bool(n.analysis)) for n in repo.list_nodes(s, campaign_id)]
@@ -261,9 +262,7 @@ class CardsMemory:
 def test_a_strict_replay_does_not_depend_on_the_memory_having_grown(tmp_path):
     from agents.llm.recording import NodeAliases, Recorder, Recording
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
+    db = fresh_db(tmp_path)
     router = Router()
 
     def answer(req):
@@ -273,8 +272,7 @@ def test_a_strict_replay_does_not_depend_on_the_memory_having_grown(tmp_path):
         return router(req)
 
     path = tmp_path / "recording.jsonl"
-    config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
-                            debate_rounds=2, candidate_seconds=20)
+    config = small_config(2)
     with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator:
         with FakeOpenAIServer(default=answer) as srv:
             original = create_campaign(db, config)
@@ -312,9 +310,7 @@ def test_a_strict_replay_does_not_depend_on_the_memory_having_grown(tmp_path):
 def test_a_request_the_provider_rejects_fails_that_child_only(tmp_path):
     """A 400 (the prompt is too long for the model, say) would come back on every resume: it fails the
     child whose debate hit it, with the provider's words, and the campaign goes on."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
+    db = fresh_db(tmp_path)
     router, seen = Router(), {"critic": 0}
 
     def answer(req):
@@ -326,13 +322,8 @@ def test_a_request_the_provider_rejects_fails_that_child_only(tmp_path):
 
     with Evaluator(tmp_path / "runs", tmp_path / "cache", secret_dirs=[tmp_path], warm_workers=0) as evaluator, \
             FakeOpenAIServer(default=answer) as srv:
-        config = CampaignConfig(problem=EXAMPLE, iterations=2, parents=1, selectors=1, smoke_seconds=0,
-                                debate_rounds=2, candidate_seconds=20)
-        campaign_id = create_campaign(db, config)
-        team = LLMTeam(providers_config(srv.base_url), UsageLedger(), campaign_id=campaign_id, sleep=InstantSleep())
-        summary = asyncio.run(CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), evaluator, team)
-                              .run(campaign_id))
-        asyncio.run(team.aclose())
+        campaign_id = create_campaign(db, small_config(2))
+        summary = run_with_fresh_team(db, tmp_path, evaluator, srv.base_url, campaign_id)
     assert summary["status"] == "completed", summary
     with db.session_scope(readonly=True) as s:
         nodes = [(n.iteration, n.status, n.error) for n in repo.list_nodes(s, campaign_id)]
