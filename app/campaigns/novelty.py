@@ -71,19 +71,15 @@ def structure_fingerprint(code: str) -> str | None:
 
 
 def find_duplicate(code: str, evaluated: Iterable[tuple[int, str]]) -> tuple[int, str] | None:
-    """``(node_id, "identical" | "near-identical")`` for the first evaluated node ``code`` duplicates."""
-    fingerprint = code_fingerprint(code)
-    structure = structure_fingerprint(code)
-    for node_id, other in evaluated:
-        if code_fingerprint(other) == fingerprint:
-            return node_id, "identical"
-        if structure is not None and structure_fingerprint(other) == structure:
-            return node_id, "near-identical (only names differ)"
-    return None
+    """``(node_id, "identical" | "near-identical ...")`` for the first of ``(node_id, code)`` that ``code``
+    duplicates: a one-off :class:`NoveltyIndex` check."""
+    codes = dict(evaluated)
+    others = [(node_id, code_fingerprint(other)) for node_id, other in codes.items()]
+    return NoveltyIndex().find(code, others, lambda ids: {node_id: codes[node_id] for node_id in ids})
 
 
 class NoveltyIndex:
-    """:func:`find_duplicate` for a campaign that grows node by node, without re-reading the whole tree.
+    """The novelty check for a campaign that grows node by node, without re-reading the whole tree.
 
     Identical code is found from the fingerprints the database already holds (``nodes.code_hash``). The
     structure fingerprint of each node is computed once, when a check first needs it, and kept under
