@@ -42,7 +42,6 @@ from app.db.models import (
     Schedule,
     ScheduleFiring,
     ScheduleSource,
-    User,
 )
 from app.db.session import Database
 from app.db.types import utcnow
@@ -71,31 +70,20 @@ class FiringContext:
     max_active_campaigns_per_user: int | None = None
 
     def over_limits(self, session: Session, schedule: Schedule, count: int) -> str | None:
-        """Why a batch of ``count`` campaigns may not start now, or None. Same rule as ``POST /v1/batches``:
-        queued and running campaigns count, service-wide and for the schedule's owner."""
-        from app.workers.queue import active_campaign_count
+        """Why a batch of ``count`` campaigns may not start now, or None (the rule of ``POST /v1/batches``)."""
+        from app.workers.queue import admission_refusal
 
-        if self.max_active_campaigns is not None:
-            active = active_campaign_count(session)
-            if active + count > self.max_active_campaigns:
-                return (f"skipped: the batch adds {count} campaigns to the {active} the service already runs or "
-                        f"queues (limit {self.max_active_campaigns})")
-        if self.max_active_campaigns_per_user is not None and schedule.owner_id is not None:
-            mine = active_campaign_count(session, owner_id=schedule.owner_id, any_owner=False)
-            if mine + count > self.max_active_campaigns_per_user:
-                return (f"skipped: the batch adds {count} campaigns to the {mine} its owner already runs or "
-                        f"queues (per-user limit {self.max_active_campaigns_per_user})")
-        return None
+        refusal = admission_refusal(session, count, owner_id=schedule.owner_id,
+                                    total_limit=self.max_active_campaigns,
+                                    user_limit=self.max_active_campaigns_per_user,
+                                    owner_phrase="its owner already runs or queues")
+        return f"skipped: {refusal[1]}" if refusal is not None else None
 
     def rules_for(self, session: Session, schedule: Schedule) -> PlanRules:
         if schedule.source == ScheduleSource.CLI.value:
             return PlanRules.trusted(self.user_problems_dir)
-        owner = session.get(User, schedule.owner_id) if schedule.owner_id is not None else None
-        # A schedule without owner was made over the API with authentication off (the anonymous admin).
-        is_admin = owner is None or bool(owner.is_admin)
-        return PlanRules(allow_providers_file=is_admin, default_providers_file=self.default_providers_file,
-                         user_problems_dir=self.user_problems_dir, owner_id=schedule.owner_id,
-                         owner_is_admin=is_admin, max_concurrency=self.max_concurrency)
+        return PlanRules.for_owner(session, schedule.owner_id, default_providers_file=self.default_providers_file,
+                                   user_problems_dir=self.user_problems_dir, max_concurrency=self.max_concurrency)
 
 
 class FireOutcome(BaseModel):

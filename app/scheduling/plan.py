@@ -38,6 +38,19 @@ class PlanRules:
     max_concurrency: int | None = None
 
     @classmethod
+    def for_owner(cls, session: Any, owner_id: int | None, *, default_providers_file: str | None = None,
+                  user_problems_dir: Path | None = None, max_concurrency: int | None = None) -> "PlanRules":
+        """The API's rules for a batch that runs as ``owner_id`` (no owner: made with authentication off,
+        by the anonymous admin)."""
+        from app.db.models import User
+
+        owner = session.get(User, owner_id) if owner_id is not None else None
+        is_admin = owner is None or bool(owner.is_admin)
+        return cls(allow_providers_file=is_admin, default_providers_file=default_providers_file,
+                   user_problems_dir=user_problems_dir, owner_id=owner_id, owner_is_admin=is_admin,
+                   max_concurrency=max_concurrency)
+
+    @classmethod
     def trusted(cls, user_problems_dir: Path | None = None) -> "PlanRules":
         """The command line's rules."""
         return cls(allow_paths=True, allow_providers_file=True, user_problems_dir=user_problems_dir,

@@ -71,6 +71,23 @@ def active_campaign_count(session: Session, *, owner_id: int | None = None, any_
     return int(session.scalar(query) or 0)
 
 
+def admission_refusal(session: Session, count: int, *, owner_id: int | None, total_limit: int | None,
+                      user_limit: int | None, owner_phrase: str = "you already run or queue") -> tuple[str, str] | None:
+    """Why ``count`` more campaigns may not start now, as ``(limit, reason)`` with limit ``"service"`` or
+    ``"user"``, or None. One rule for batches made over the API and batches fired by schedules: queued and
+    running campaigns count, service-wide and for ``owner_id`` (no per-user limit without an owner)."""
+    if total_limit is not None:
+        active = active_campaign_count(session)
+        if active + count > total_limit:
+            return "service", (f"the batch adds {count} campaigns to the {active} the service already runs or "
+                               f"queues (limit {total_limit})")
+    if user_limit is not None and owner_id is not None:
+        mine = active_campaign_count(session, owner_id=owner_id, any_owner=False)
+        if mine + count > user_limit:
+            return "user", f"the batch adds {count} campaigns to the {mine} {owner_phrase} (per-user limit {user_limit})"
+    return None
+
+
 def defer_to_earlier(session: Session, campaign_id: str, item_id: int, now: datetime | None = None) -> bool:
     """True if another unexpired lease with a smaller id holds the campaign (then this item must not run).
 

@@ -20,7 +20,7 @@ from app.scheduling.api_models import BatchOut, BatchPage, BatchStatusName
 from app.scheduling.batches import Finalizer, create_batch, summary_of
 from app.scheduling.plan import PlanRules, plan_batch
 from app.scheduling.spec import BatchSpec, BatchSpecError
-from app.workers.queue import active_campaign_count
+from app.workers.queue import admission_refusal
 
 router = APIRouter(tags=["batches"])
 BatchId = Path(pattern=ID_PATTERN, description="batch id")
@@ -44,16 +44,14 @@ def finalizer(ctx: ApiContext) -> Finalizer:
 
 def _check_admission(ctx: ApiContext, principal: Principal, count: int) -> None:
     """429 when the batch's campaigns would take the user or the service over its active-campaign limit."""
-    total_limit, user_limit = ctx.service.max_active_campaigns, ctx.service.max_active_campaigns_per_user
     with ctx.db.session_scope(readonly=True) as s:
-        active = active_campaign_count(s)
-        mine = None if principal.anonymous else active_campaign_count(s, owner_id=principal.user_id, any_owner=False)
-    if active + count > total_limit:
-        raise ApiError(429, f"this batch adds {count} campaigns to the {active} the service already runs or queues "
-                            f"(limit {total_limit}); try again when some finish")
-    if mine is not None and mine + count > user_limit:
-        raise ApiError(429, f"this batch adds {count} campaigns to the {mine} you already run or queue "
-                            f"(limit {user_limit}); pause, cancel or wait for some first")
+        refusal = admission_refusal(s, count, owner_id=None if principal.anonymous else principal.user_id,
+                                    total_limit=ctx.service.max_active_campaigns,
+                                    user_limit=ctx.service.max_active_campaigns_per_user)
+    if refusal is not None:
+        limit, reason = refusal
+        advice = "try again when some finish" if limit == "service" else "pause, cancel or wait for some first"
+        raise ApiError(429, f"{reason}; {advice}")
 
 
 def batch_out(ctx: ApiContext, session, batch: Batch) -> BatchOut:

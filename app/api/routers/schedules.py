@@ -14,7 +14,7 @@ from app.api.context import ApiContext, get_ctx
 from app.api.errors import AUTH, ApiError, field_error, not_found, responses
 from app.api.routers.batches import plan_rules, spec_error
 from app.api.schemas import MAX_DB_INT
-from app.db.models import Schedule, ScheduleSource, User
+from app.db.models import Schedule, ScheduleSource
 from app.scheduling import store
 from app.scheduling.api_models import ScheduleCreate, ScheduleDetail, SchedulePage, ScheduleUpdate
 from app.scheduling.cron import CronError
@@ -94,7 +94,9 @@ def update(body: ScheduleUpdate, schedule_id: int = ScheduleId, ctx: ApiContext 
             raise not_found(f"schedule {schedule_id}")
         if body.batch is not None:
             try:  # as on create, refuse now what would fail at every slot: under the owner's rules
-                plan_batch(body.batch, _owner_rules(ctx, s, schedule), s)
+                plan_batch(body.batch, PlanRules.for_owner(
+                    s, schedule.owner_id, default_providers_file=ctx.service.llm_providers_file,
+                    user_problems_dir=ctx.problems.root, max_concurrency=ctx.service.max_evaluations_in_flight), s)
             except BatchSpecError as exc:
                 raise spec_error(exc, ("body", "batch")) from None
         cron = None
@@ -112,17 +114,6 @@ def update(body: ScheduleUpdate, schedule_id: int = ScheduleId, ctx: ApiContext 
         except store.ScheduleConflict as exc:
             raise ApiError(409, str(exc), field=["body", "name"]) from None
         return _detail(s, schedule)
-
-
-def _owner_rules(ctx: ApiContext, session, schedule: Schedule) -> PlanRules:
-    """The rules the schedule's batches are planned with when they fire (an admin may edit another user's
-    schedule, but its batches keep running as that user)."""
-    owner = session.get(User, schedule.owner_id) if schedule.owner_id is not None else None
-    is_admin = owner is None or bool(owner.is_admin)
-    return PlanRules(allow_paths=False, allow_providers_file=is_admin,
-                     default_providers_file=ctx.service.llm_providers_file, user_problems_dir=ctx.problems.root,
-                     owner_id=schedule.owner_id, owner_is_admin=is_admin,
-                     max_concurrency=ctx.service.max_evaluations_in_flight)
 
 
 def _set_paused(ctx: ApiContext, principal: Principal, schedule_id: int, paused: bool) -> ScheduleDetail:
