@@ -3,7 +3,8 @@
 Layout::
 
     my_problem/
-        problem.yaml      name, kind, metric, budget (optional), pde (PINN only), literature (optional),
+        problem.yaml      name, kind, metric, budget (optional), pde (PINN only: the symbolic spec of
+                          ``sandbox/runtime/pde.py``), literature (optional),
                           description (optional if description.md exists), data (optional, default data.npz)
         description.md    the markdown shown to agents and candidates (or ``description:`` inline)
         data.npz          train_<name> arrays (given to candidates), query_<name> arrays (the inputs to
@@ -12,8 +13,11 @@ Layout::
 Arrays per kind (the :class:`~sandbox.runtime.task.Task` contract):
 
 * ``regression``: ``train_x`` (n, d), ``train_y`` (n,) or (n, 1); ``query_x`` (M, d); ``targets`` (M,) or (M, 1).
-* ``pinn``: ``train_x_interior`` (n, d) with d the PDE's dimension; optional pairs ``train_x_boundary`` /
-  ``train_u_boundary`` and ``train_x_initial`` / ``train_u_initial``; ``query_x`` (M, d); ``targets`` (M,).
+* ``pinn``: ``query_x`` (M, d) with d the PDE's dimension and ``targets`` (M,); every ``train_*`` array is
+  optional, since candidates sample points from the PDE spec: ``train_x_interior`` (n, d), the pairs
+  ``train_x_boundary`` / ``train_u_boundary`` and ``train_x_initial`` / ``train_u_initial``, and observations
+  ``train_x_observed`` / ``train_u_observed`` that a candidate may fit as data. Every point must lie in the
+  domain (outside the excluded boxes).
 * ``operator``: ``train_u`` (N, m), ``train_y`` (P, k), ``train_s`` (N, P), optional ``train_sensors``;
   ``query_u`` (N_test, m), ``query_y`` (P_test, k); ``targets`` (N_test, P_test).
 
@@ -210,8 +214,8 @@ def _build_pde(spec: dict[str, Any], config_path: Path) -> Any:
 
     try:
         return build_pde(spec)
-    except (ValueError, TypeError) as exc:
-        raise ProblemValidationError(f"{config_path.name}: field 'pde': {exc}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ProblemValidationError(f"{config_path.name}: field {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -358,10 +362,11 @@ def validate_arrays(
         else:
             dim = x_query.shape[1]
             if pde is not None and dim != pde.dim:
-                raise fail(f"'query_x' has {dim} columns but PDE {pde.name!r} has variables {pde.variables}")
-            interior = matrix(need(train, "train", "x_interior"), "train_x_interior")
-            points = {"query_x": x_query, "train_x_interior": interior}
-            for which in ("boundary", "initial"):
+                raise fail(f"'query_x' has {dim} columns but the PDE has variables {list(pde.variables)}")
+            points = {"query_x": x_query}
+            if "x_interior" in train:
+                points["train_x_interior"] = matrix(train["x_interior"], "train_x_interior")
+            for which in ("boundary", "initial", "observed"):
                 x_key, u_key = f"x_{which}", f"u_{which}"
                 if (x_key in train) != (u_key in train):
                     raise fail(f"arrays 'train_{x_key}' and 'train_{u_key}' must be given together")
@@ -369,17 +374,26 @@ def validate_arrays(
                     points[f"train_{x_key}"] = matrix(train[x_key], f"train_{x_key}")
                     n = len(train[x_key])
                     train[u_key] = vector(train[u_key], f"train_{u_key}", n, f"train_{x_key}")[:, None]
+            allowed_train = {"x_interior", "x_boundary", "u_boundary", "x_initial", "u_initial", "x_observed", "u_observed"}
+            extra_train = sorted(set(train) - allowed_train)
+            if extra_train:
+                raise fail(
+                    f"unexpected array(s) {['train_' + e for e in extra_train]} for kind 'pinn'; allowed: "
+                    f"{sorted('train_' + a for a in allowed_train)} (all optional: collocation points are "
+                    "sampled from the PDE spec)"
+                )
             for label, value in points.items():
                 if value.shape[1] != dim:
                     raise fail(f"array '{label}' has {value.shape[1]} columns, expected {dim}")
                 if pde is not None:
-                    low, high = pde.bounds[:, 0], pde.bounds[:, 1]
-                    slack = 1e-9 * (high - low)
-                    outside = np.any((value < low - slack) | (value > high + slack), axis=1)
+                    outside = ~pde.contains(value)
                     if outside.any():
+                        first = value[np.flatnonzero(outside)[0]]
+                        at = ", ".join(f"{v}={c:.4g}" for v, c in zip(pde.variables, first))
                         raise fail(
                             f"array '{label}' has {int(outside.sum())} point(s) outside the PDE domain "
-                            f"{pde.bounds.tolist()}"
+                            f"(bounds {pde.bounds.tolist()}{', minus the excluded boxes' if pde.exclude else ''}; "
+                            f"e.g. {at})"
                         )
     elif kind == "operator":
         u_train = matrix(need(train, "train", "u"), "train_u")

@@ -31,7 +31,8 @@ def format_problem(problem: dict[str, Any], limit: int = 6000) -> str:
     if isinstance(budget, dict) and budget:
         lines.append("Budget per evaluation: " + ", ".join(f"{k}={v}" for k, v in budget.items()))
     if problem.get("pde"):
-        lines.append("PDE spec: " + clip(json.dumps(problem["pde"], default=str), 1500))
+        lines.append("PDE spec (problem.yaml; task.pde is compiled from it): "
+                     + clip(json.dumps(problem["pde"], default=str), 3000))
     lines += ["", clip(problem.get("description", ""), limit)]
     return "\n".join(lines)
 

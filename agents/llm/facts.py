@@ -41,6 +41,22 @@ def array_facts(array: Any) -> dict[str, Any]:
     return facts
 
 
+def equation_facts(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the symbolic equation implies (terms, coefficient sizes, widths, frequencies), as the offline
+    analyst derives it, so an LLM team reasons from the same facts; a failure is reported, never raised."""
+    try:
+        from agents.offline.pde_facts import pde_facts
+        from problems.pde_symbolic import to_symbolic
+        from sandbox.runtime.pde import build_pde
+
+        pde = build_pde(spec)
+        facts, sentences = pde_facts(to_symbolic(pde))
+        return {"summary": pde.describe(), "exact_constraints": list(pde.exact_constraints),
+                "implications": sentences, **facts}
+    except Exception as exc:  # noqa: BLE001 - facts are advice; the campaign must not depend on them
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
 def data_facts(train: dict[str, Any], query_inputs: dict[str, Any]) -> dict[str, Any]:
     """Per-array statistics plus, for each query array, how many query points fall outside the bounding
     box of the training arrays with the same number of columns (extrapolation is a major risk)."""

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agents.llm import context as fmt
 from agents.llm.contract import ContractPolicy
 from agents.llm.exchange import Caller, CodeRejected, LLMTeamError, MessageHook, StructuredAnswerError
-from agents.llm.facts import data_facts, log_summary, result_checks
+from agents.llm.facts import equation_facts, data_facts, log_summary, result_checks
 from agents.llm.parsing import ParseError
 from agents.llm.prompts import ROLES, PromptTemplate, load_prompt
 from agents.llm.recording import NodeAliases, ProviderFactory, Recorder, Recording, replay_factory
@@ -246,6 +246,8 @@ class LLMTeam:
                            query_inputs: dict[str, Any]) -> DataReport:
         self.problem = problem
         facts = data_facts(train, query_inputs)
+        if problem.get("pde"):
+            facts["equation"] = equation_facts(problem["pde"])
         messages = [self._system("data_analyst"),
                     self._user("data_analyst", "report", problem=fmt.format_problem(problem),
                                facts=fmt.format_json(facts))]

@@ -1,9 +1,9 @@
 """The data analyst: facts about a problem's inputs (never its targets) that guide the proposer.
 
 ``analyze_data`` looks at what a candidate would see (the public spec, the training arrays, the query
-inputs) and returns numbers (``facts``) plus a short markdown report. For PINN problems it reads the PDE:
-its parameters, the initial condition or source term (sampled through the PDE helpers), and what they imply
-(transport frequency in time, interface or shock width, stiffness). For regression it looks for jumps,
+inputs) and returns numbers (``facts``) plus a short markdown report. For PINN problems it reads the
+symbolic equation (``agents/offline/pde_facts.py``): which terms are transport, diffusion, reaction, ...,
+their sizes against the domain, and what they imply (temporal frequency, layer widths, stiffness). For regression it looks for jumps,
 noise and dominant frequencies; for operator learning at the input-function statistics and whether the map
 from inputs to outputs is close to linear.
 """
@@ -55,226 +55,53 @@ def analyze_data(
 # PINN problems
 # ------------------------------------------------------------------------------------------------------------
 def _pinn(spec: Any, train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tuple[dict, list[str]]:
+    """Facts from the symbolic equation: its terms, their sizes against the domain, the data's frequencies.
+
+    Nothing here knows any equation by name: the same derivation runs on a built-in and on a user's PDE.
+    """
+    from agents.offline.pde_facts import pde_facts
+    from problems.pde_symbolic import to_symbolic
     from sandbox.runtime.pde import build_pde
 
     pde = build_pde(_get(spec, "pde"))
     bounds = np.asarray(pde.bounds, dtype=np.float64)
-    time_dependent = pde.time_variable is not None
-    spatial = list(pde.spatial_variables)
     facts: dict[str, Any] = {
-        "pde": pde.name,
+        "equation": pde.equation,
         "params": dict(pde.params),
         "variables": list(pde.variables),
+        "time_variable": pde.time_variable,
         "bounds": bounds.tolist(),
         "periodic": list(pde.periodic),
+        "excluded_boxes": len(pde.exclude),
         "exact_constraints": list(pde.exact_constraints),
-        "time_dependent": time_dependent,
-        "has_dirichlet": "dirichlet" in pde.exact_constraints,
+        "time_dependent": pde.time_variable is not None,
+        "has_dirichlet": any(c.is_dirichlet for c in pde.conditions),
         "n_interior": len(train.get("x_interior", [])),
         "n_initial": len(train.get("x_initial", [])),
         "n_boundary": len(train.get("x_boundary", [])),
+        "n_observed": len(train.get("x_observed", [])),
         "n_query": len(query.get("x", [])),
-        "derivative_order": 2 if pde.name in ("burgers", "helmholtz", "allen_cahn") else 1,
     }
+    physics, sentences = pde_facts(to_symbolic(pde))
+    facts.update(physics)
     lines = ["## Equation", "", f"- {pde.describe()}"]
-
-    # Profile of the initial condition (or of the source for steady problems) along the first space axis.
-    if time_dependent and len(spatial) == 1:
-        column = pde.index(spatial[0])
-        low, high = bounds[column]
-        periodic = spatial[0] in pde.periodic
-        grid = np.linspace(low, high, 2048, endpoint=not periodic)
-        points = np.zeros((len(grid), pde.dim))
-        points[:, column] = grid
-        points[:, pde.index(pde.time_variable)] = bounds[pde.index(pde.time_variable), 0]
-        profile = pde.initial_values(points)[:, 0]
-        ic = _profile_facts(grid, profile, periodic)
-        facts["initial_condition"] = ic
-        lines += [
-            "",
-            "## Initial condition",
-            "",
-            (
-                f"- amplitude {ic['amplitude']:.3g} (range {ic['min']:.3g} .. {ic['max']:.3g}); dominant "
-                f"wavenumber {ic['dominant_wavenumber']:.3g} rad per unit length "
-                f"({ic['dominant_cycles']:.3g} cycle(s) across the domain)."
-            ),
-            (
-                f"- sharpness (max slope x length / amplitude) {ic['sharpness']:.3g}; "
-                f"{ic['high_frequency_energy']:.1%} of its energy above 8 cycles."
-            ),
-        ]
-        if periodic and ic.get("boundary_kink", 0.0) > 0.05:
-            lines.append(
-                f"- its periodic extension has a kink at the ends (slope mismatch "
-                f"{ic['boundary_kink']:.2g} relative), so u itself is smooth only inside the domain."
-            )
-    elif not time_dependent and hasattr(pde, "source"):
-        facts["source"] = _source_facts(pde, bounds)
-        src = facts["source"]
-        lines += [
-            "",
-            "## Source term",
-            "",
-            "- dominant wavenumbers per axis (rad per unit length): "
-            + ", ".join(f"{v} {k:.3g}" for v, k in zip(pde.variables, src["wavenumbers"])),
-            (
-                f"- amplitude {src['amplitude']:.3g}: the residual term is about {src['residual_to_solution']:.3g} "
-                "times larger than the solution it implies (second derivatives of an oscillation)."
-            ),
-        ]
-
-    facts.update(_physics_signals(pde, facts))
-    lines += ["", "## What the parameters imply", ""]
-    lines += [f"- {sentence}" for sentence in facts.pop("_sentences")]
+    lines += ["", "## What the equation implies", ""]
+    if "initial" in pde.exact_constraints:
+        sentences.append("The initial data can be imposed exactly (u = g0 + (t - t0) N, with the velocity term if given).")
+    if "dirichlet" in pde.exact_constraints:
+        sentences.append("The Dirichlet data can be imposed exactly (u = G + D N with D vanishing on those faces).")
+    lines += [f"- {sentence}" for sentence in sentences or ["No term stands out as a known source of difficulty."]]
     lines += [
         "",
         "## Points",
         "",
         (
             f"- {facts['n_interior']} collocation points given ({facts['n_initial']} initial, "
-            f"{facts['n_boundary']} boundary); {facts['n_query']} query points."
+            f"{facts['n_boundary']} boundary, {facts['n_observed']} observations); {facts['n_query']} query "
+            "points. More points can be sampled from the spec."
         ),
     ]
     return facts, lines
-
-
-def _profile_facts(grid: np.ndarray, values: np.ndarray, periodic: bool) -> dict[str, float]:
-    length = float(grid[-1] - grid[0]) if not periodic else float((grid[1] - grid[0]) * len(grid))
-    amplitude = float(np.max(np.abs(values))) or 1.0
-    centred = values - values.mean()
-    if not periodic:  # remove the linear trend so the ends do not masquerade as a jump in the FFT
-        centred = centred - np.polyval(np.polyfit(grid, centred, 1), grid)
-    spectrum = np.abs(np.fft.rfft(centred)) ** 2
-    spectrum[0] = 0.0
-    total = float(spectrum.sum()) or 1.0
-    cycles = int(np.argmax(spectrum)) if spectrum.any() else 0
-    slope = np.gradient(values, grid)
-    facts = {
-        "amplitude": amplitude,
-        "min": float(values.min()),
-        "max": float(values.max()),
-        "dominant_cycles": float(cycles),
-        "dominant_wavenumber": 2 * math.pi * cycles / length,
-        "sharpness": float(np.max(np.abs(slope)) * length / amplitude),
-        "high_frequency_energy": float(spectrum[9:].sum() / total),
-    }
-    if periodic:
-        scale = float(np.max(np.abs(slope))) or 1.0
-        facts["boundary_kink"] = float(abs(slope[-1] - slope[0]) / scale)
-    return facts
-
-
-def _source_facts(pde: Any, bounds: np.ndarray) -> dict[str, Any]:
-    n = 256
-    axes = [np.linspace(lo, hi, n) for lo, hi in bounds]
-    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-    values = np.asarray(pde.source(mesh), dtype=np.float64).reshape([n] * len(axes))
-    wavenumbers = []
-    for axis in range(len(axes)):
-        moved = np.moveaxis(values, axis, -1).reshape(-1, n)
-        spectrum = (np.abs(np.fft.rfft(moved, axis=1)) ** 2).sum(axis=0)
-        spectrum[0] = 0.0
-        # a sine over [low, high] with a cycles has its peak at bin ~a (half-cycles count on a closed grid)
-        cycles = int(np.argmax(spectrum))
-        length = float(bounds[axis, 1] - bounds[axis, 0])
-        wavenumbers.append(2 * math.pi * cycles / length)
-    k2 = sum(k * k for k in wavenumbers)
-    return {
-        "wavenumbers": wavenumbers,
-        "amplitude": float(np.max(np.abs(values))),
-        "residual_to_solution": float(k2) if k2 else 1.0,
-    }
-
-
-def _physics_signals(pde: Any, facts: dict[str, Any]) -> dict[str, Any]:
-    """Difficulty signals from the PDE parameters, with a sentence each for the report."""
-    signals: dict[str, Any] = {
-        "temporal_frequency": 0.0,
-        "sharp_width": None,
-        "stiff": False,
-        "transport_dominated": False,
-        "oscillatory_solution": False,
-    }
-    sentences: list[str] = []
-    bounds = np.asarray(pde.bounds)
-    params = pde.params
-    ic = facts.get("initial_condition", {})
-    k0 = ic.get("dominant_wavenumber", 0.0)
-    if pde.time_variable is not None:
-        duration = float(bounds[pde.index(pde.time_variable), 1] - bounds[pde.index(pde.time_variable), 0])
-        signals["duration"] = duration
-    if pde.name == "convection":
-        beta = abs(params["beta"])
-        length = float(bounds[0, 1] - bounds[0, 0])
-        crossings = beta * signals["duration"] / length
-        omega = beta * max(k0, 2 * math.pi / length)
-        signals.update(
-            transport_speed=beta,
-            domain_crossings=crossings,
-            temporal_frequency=omega,
-            transport_dominated=crossings > 1,
-            oscillatory_solution=omega * signals["duration"] > 4 * math.pi,
-        )
-        sentences.append(
-            f"Transport at speed {beta:g}: the profile crosses the domain {crossings:.2g} times, so "
-            f"the solution oscillates in time at about {omega:.3g} rad per unit time "
-            f"({omega * signals['duration'] / (2 * math.pi):.2g} periods over the interval)."
-        )
-        if crossings > 1:
-            sentences.append(
-                "A network must resolve that many temporal periods; plain PINNs are known to stall "
-                "on a near-constant solution in this regime (loss landscape ill-conditioned)."
-            )
-    elif pde.name == "burgers":
-        nu = params["nu"]
-        amplitude = ic.get("amplitude", 1.0)
-        width = nu / max(amplitude, 1e-12)
-        signals.update(viscosity=nu, sharp_width=width, transport_dominated=True)
-        sentences.append(
-            f"Viscosity {nu:.3g} against velocities of order {amplitude:.2g}: a shock-like layer of "
-            f"width ~{width:.2g} forms, far below the typical collocation spacing."
-        )
-    elif pde.name == "allen_cahn":
-        d, rho = params["diffusion"], params["reaction"]
-        width = math.sqrt(d / rho)
-        rate = rho * signals["duration"]
-        signals.update(diffusion=d, reaction=rho, sharp_width=width, stiff=rate >= 3, reaction_rate=rate)
-        sentences.append(
-            f"Reaction {rho:g} over a time span of {signals['duration']:g} ({rate:.2g} e-folding "
-            f"times): the dynamics are stiff and drive u to the phases +-1."
-        )
-        sentences.append(
-            f"Diffusion {d:g} leaves interfaces of width ~sqrt(d/rho) = {width:.2g}; late times "
-            "depend on getting the early evolution right (causality)."
-        )
-    elif pde.name == "helmholtz":
-        source = facts.get("source", {})
-        waves = source.get("wavenumbers", [])
-        signals.update(
-            oscillatory_solution=bool(waves) and max(waves) > 6,
-            max_wavenumber=max(waves or [0.0]),
-            residual_scale=source.get("residual_to_solution", 1.0),
-        )
-        if waves:
-            sentences.append(
-                f"The forcing oscillates with wavenumbers up to {max(waves):.3g} rad per unit length; "
-                f"the residual is ~{signals['residual_scale']:.3g}x the solution, so the boundary "
-                "penalty is drowned unless it is balanced or imposed exactly."
-            )
-    if facts.get("periodic"):
-        sentences.append(
-            f"Periodic in {', '.join(facts['periodic'])}: periodicity can be built into the "
-            "network through a cos/sin embedding instead of being penalised."
-        )
-    if "initial" in facts.get("exact_constraints", []):
-        sentences.append("The initial condition can be imposed exactly (u = u0 + (t - t0) N).")
-    if "dirichlet" in facts.get("exact_constraints", []):
-        sentences.append("The Dirichlet condition can be imposed exactly with the boundary distance factor.")
-    if not sentences:
-        sentences.append("No parameter stands out as a known source of difficulty.")
-    signals["_sentences"] = sentences
-    return signals
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -123,25 +123,22 @@ def _pinn_flags(design: Design) -> dict[str, bool]:
     redraw = adam_resample or lbfgs_resample or rad
     marching = pinn.time_windows > 1
     causal = pinn.causal_eps > 0
-    soft_initial, soft_boundary, soft_periodic = (
-        not pinn.exact_initial,
-        not pinn.exact_dirichlet,
-        not pinn.exact_periodic,
-    )
+    # Which conditions end up penalised depends on the PDE (``task.pde.imposed``), not only on the design: a
+    # Neumann or Robin condition is always a penalty, so the penalty machinery is always rendered.
+    soft_periodic = not pinn.exact_periodic
     adaptive = pinn.weighting == "self_adaptive"
     return {
         "exact_periodic": pinn.exact_periodic,
         "exact_initial": pinn.exact_initial,
         "exact_dirichlet": pinn.exact_dirichlet,
+        "exact_any": pinn.exact_initial or pinn.exact_dirichlet,
         "output_scale": net.output_scale != 1.0,
         "time_features": net.fourier_features > 0 and net.fourier_on == "time",
-        "soft_initial": soft_initial,
-        "soft_boundary": soft_boundary,
         "soft_periodic": soft_periodic,
-        "soft_terms": soft_initial or soft_boundary or soft_periodic,
+        "soft_terms": True,
         "w_fixed": pinn.weighting == "fixed",
-        "w_annealing": pinn.weighting == "lr_annealing" and (soft_initial or soft_boundary or soft_periodic),
-        "w_adaptive": adaptive and (soft_initial or soft_boundary or soft_periodic),
+        "w_annealing": pinn.weighting == "lr_annealing",
+        "w_adaptive": adaptive,
         "sa_residual": adaptive and not (redraw or marching or causal),
         "causal": causal,
         "marching": marching,
@@ -217,10 +214,10 @@ def method_notes(design: Design) -> list[str]:
                 "Periodic directions enter through cos/sin of their phase: u is periodic to all orders."
             )
         if pinn.exact_initial:
-            notes.append("u = u0(x) + (t - t0) N(x, t) satisfies the initial condition exactly.")
+            notes.append("u = g0(x) + (t - t0) N(x, t) (plus the velocity term) satisfies the initial data exactly.")
         if pinn.exact_dirichlet:
             notes.append(
-                "u = d(x) N(x), with d vanishing on the boundary, satisfies the Dirichlet condition."
+                "u = G(x) + D(x) N(x), with D vanishing on the Dirichlet faces, satisfies the Dirichlet data."
             )
         if pinn.causal_eps:
             notes.append(

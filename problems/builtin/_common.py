@@ -27,16 +27,16 @@ def pinn_training_set(
     """Collocation, boundary and initial points (with their data) drawn by the PDE's own samplers.
 
     Boundary/initial entries are omitted where the PDE has no such condition (periodic directions have no
-    Dirichlet boundary; steady problems no initial condition). Values are ``(n, 1)`` columns, so they line up
+    Dirichlet boundary; steady problems no initial condition); boundary points lie on Dirichlet faces only. Values are ``(n, 1)`` columns, so they line up
     with a network output of shape ``(n, 1)`` without accidental broadcasting.
     """
     rng = np.random.default_rng(seed)
     train = {"x_interior": pde.sample_interior(n_interior, rng)}
-    boundary = pde.sample_boundary(n_boundary, rng)
+    boundary = pde.sample_boundary(n_boundary, rng, dirichlet_only=True)
     if len(boundary):
         train["x_boundary"] = boundary
         train["u_boundary"] = pde.boundary_values(boundary)
-    initial = pde.sample_initial(n_initial, rng)
+    initial = pde.sample_initial(n_initial, rng) if "initial" in pde.exact_constraints else np.empty((0, pde.dim))
     if len(initial):
         train["x_initial"] = initial
         train["u_initial"] = pde.initial_values(initial)

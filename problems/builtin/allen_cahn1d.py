@@ -9,7 +9,7 @@ import numpy as np
 from problems.base import GeneratedProblem, ProblemData, ProblemSpec
 from problems.builtin._common import PINN_BUDGET, pinn_data_section, pinn_training_set, tensor_grid
 from problems.solvers.allen_cahn import solve_allen_cahn
-from sandbox.runtime.pde import AllenCahn1D as AllenCahnPDE
+from sandbox.runtime.pde import build_pde
 
 NAME = "allen_cahn1d"
 
@@ -32,7 +32,7 @@ def reference(
 
 
 class AllenCahn1DProblem(GeneratedProblem):
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     params: ClassVar[dict[str, Any]] = {
         "diffusion": 1e-4,
         "reaction": 5.0,
@@ -47,7 +47,14 @@ class AllenCahn1DProblem(GeneratedProblem):
 
     def __init__(self) -> None:
         p = self.params
-        self.pde = AllenCahnPDE(diffusion=p["diffusion"], reaction=p["reaction"])
+        self.pde = build_pde(
+            {
+                "variables": {"x": [-1, 1], "t": [0, 1]},
+                "parameters": {"d": p["diffusion"], "rho": p["reaction"]},
+                "equation": "u_t - d*u_xx + rho*(u**3 - u)",
+                "conditions": [{"where": "t == 0", "value": "x**2*cos(pi*x)"}, {"periodic": "x"}],
+            }
+        )
         train = self._train()
         n_query = p["nx"] * p["nt"]
         description = f"""# 1D Allen–Cahn equation

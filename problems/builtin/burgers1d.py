@@ -10,13 +10,13 @@ import numpy as np
 from problems.base import GeneratedProblem, ProblemData, ProblemSpec
 from problems.builtin._common import PINN_BUDGET, pinn_data_section, pinn_training_set, tensor_grid
 from problems.solvers.burgers import burgers_cole_hopf
-from sandbox.runtime.pde import Burgers1D as BurgersPDE
+from sandbox.runtime.pde import build_pde
 
 NAME = "burgers1d"
 
 
 class Burgers1DProblem(GeneratedProblem):
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     params: ClassVar[dict[str, Any]] = {
         "nu": 0.01 / math.pi,
         "nx": 256,  # x = linspace(-1, 1, 256) and t = 0, 0.01, ..., 0.99: the grid of Raissi et al.'s data
@@ -31,7 +31,18 @@ class Burgers1DProblem(GeneratedProblem):
 
     def __init__(self) -> None:
         p = self.params
-        self.pde = BurgersPDE(nu=p["nu"])
+        self.pde = build_pde(
+            {
+                "variables": {"x": [-1, 1], "t": [0, 1]},
+                "parameters": {"nu": p["nu"]},
+                "equation": "u_t + u*u_x - nu*u_xx",
+                "conditions": [
+                    {"where": "t == 0", "value": "-sin(pi*x)"},
+                    {"where": "x == -1", "value": "0"},
+                    {"where": "x == 1", "value": "0"},
+                ],
+            }
+        )
         self.x_grid = np.linspace(-1.0, 1.0, p["nx"])
         self.t_grid = p["dt"] * np.arange(p["nt"])
         train = self._train()

@@ -8,7 +8,7 @@ import numpy as np
 
 from problems.base import GeneratedProblem, ProblemData, ProblemSpec
 from problems.builtin._common import PINN_BUDGET, pinn_data_section, pinn_training_set, tensor_grid
-from sandbox.runtime.pde import Convection1D as ConvectionPDE
+from sandbox.runtime.pde import build_pde
 
 NAME = "convection1d"
 
@@ -22,7 +22,7 @@ def exact_solution(points: np.ndarray, beta: float) -> np.ndarray:
 
 
 class Convection1DProblem(GeneratedProblem):
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     params: ClassVar[dict[str, Any]] = {
         "beta": 30.0,
         "nx": 256,  # x = linspace(0, 2 pi, 256, endpoint=False), the grid of Krishnapriyan et al.
@@ -34,7 +34,14 @@ class Convection1DProblem(GeneratedProblem):
 
     def __init__(self) -> None:
         p = self.params
-        self.pde = ConvectionPDE(beta=p["beta"])
+        self.pde = build_pde(
+            {
+                "variables": {"x": [0, "2*pi"], "t": [0, 1]},
+                "parameters": {"beta": p["beta"]},
+                "equation": "u_t + beta*u_x",
+                "conditions": [{"where": "t == 0", "value": "sin(x)"}, {"periodic": "x"}],
+            }
+        )
         self.x_grid = np.linspace(0.0, 2 * np.pi, p["nx"], endpoint=False)
         self.t_grid = np.linspace(0.0, 1.0, p["nt"])
         train = self._train()

@@ -8,18 +8,18 @@ import numpy as np
 
 from problems.base import GeneratedProblem, ProblemData, ProblemSpec
 from problems.builtin._common import PINN_BUDGET, pinn_data_section, pinn_training_set, tensor_grid
-from sandbox.runtime.pde import Helmholtz2D as HelmholtzPDE
+from sandbox.runtime.pde import build_pde
 
 NAME = "helmholtz2d"
 
 
 def manufactured_solution(points: np.ndarray, a1: float, a2: float) -> np.ndarray:
-    """``sin(a1 pi x) sin(a2 pi y)``; the source ``q`` of the PDE class is built from it."""
+    """``sin(a1 pi x) sin(a2 pi y)``; the source ``q`` in the spec's equation is built from it."""
     return np.sin(a1 * np.pi * points[:, 0]) * np.sin(a2 * np.pi * points[:, 1])
 
 
 class Helmholtz2DProblem(GeneratedProblem):
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     params: ClassVar[dict[str, Any]] = {
         "a1": 1.0,
         "a2": 4.0,
@@ -32,7 +32,14 @@ class Helmholtz2DProblem(GeneratedProblem):
 
     def __init__(self) -> None:
         p = self.params
-        self.pde = HelmholtzPDE(a1=p["a1"], a2=p["a2"], k=p["k"])
+        self.pde = build_pde(
+            {
+                "variables": {"x": [-1, 1], "y": [-1, 1]},
+                "parameters": {"a1": p["a1"], "a2": p["a2"], "k": p["k"]},
+                "equation": "u_xx + u_yy + k**2*u - (k**2 - (a1*pi)**2 - (a2*pi)**2)*sin(a1*pi*x)*sin(a2*pi*y)",
+                "conditions": [{"where": "boundary", "value": "0"}],
+            }
+        )
         self.grid = np.linspace(-1.0, 1.0, p["n_grid"])
         train = self._train()
         n = p["n_grid"]
@@ -44,7 +51,7 @@ Find u(x, y) solving
     u_xx + u_yy + k^2 u = q(x, y),    (x, y) in [-1, 1]^2,    u = 0 on the boundary,
     q(x, y) = (k^2 - (a1 pi)^2 - (a2 pi)^2) sin(a1 pi x) sin(a2 pi y)  (= {amplitude:.4f} sin({p["a1"]:g} pi x) sin({p["a2"]:g} pi y)),
 
-with k = {p["k"]:g}. `task.pde.source(points)` evaluates q. The solution oscillates four times faster in y
+with k = {p["k"]:g}; `task.pde.residual` includes q. The solution oscillates four times faster in y
 than in x.
 
 {pinn_data_section(train, n * n, f"a regular {n} x {n} grid (`linspace(-1, 1, {n})` in x and in y, boundary included), flattened with y as the slow index: `predictions.reshape({n}, {n})[i, j]` is u(x_j, y_i).")}

@@ -160,6 +160,6 @@ def test_task_bundle_round_trip_rebuilds_the_pde(tmp_path, loaded):
     }
     write_task_bundle(tmp_path / "bundle", meta=meta, train=data.train, query_inputs=data.query_inputs)
     task = read_task_bundle(tmp_path / "bundle", sink=None, scratch_dir=tmp_path)
-    assert task.pde.to_spec() == spec.pde and task.pde.name == "burgers"
+    assert task.pde.to_spec() == spec.pde and task.pde.equation == "u_t + u*u_x - nu*u_xx"
     assert task.output_shape == data.output_shape
     np.testing.assert_array_equal(task.train["x_interior"], data.train["x_interior"])

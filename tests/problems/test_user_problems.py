@@ -17,6 +17,20 @@ from problems.examples.make_damped_oscillator import make as make_damped_oscilla
 EXAMPLE = Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator"
 
 
+CONVECTION_SPEC = {
+    "variables": {"x": [0, "2*pi"], "t": [0, 1]},
+    "parameters": {"beta": 5},
+    "equation": "u_t + beta*u_x",
+    "conditions": [{"where": "t == 0", "value": "sin(x)"}, {"periodic": "x"}],
+}
+BURGERS_SPEC = {
+    "variables": {"x": [-1, 1], "t": [0, 1]},
+    "parameters": {"nu": 0.01},
+    "equation": "u_t + u*u_x - nu*u_xx",
+    "conditions": [{"where": "t == 0", "value": "-sin(pi*x)"}, {"where": "boundary", "value": "0"}],
+}
+
+
 def _regression_arrays(n: int = 20, m: int = 30) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     return {
@@ -31,7 +45,7 @@ def _write(
     directory: Path, config: dict, arrays: dict[str, np.ndarray], description: str | None = "# Test\n"
 ):
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "problem.yaml").write_text(yaml.safe_dump(config))
+    (directory / "problem.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     if description is not None:
         (directory / "description.md").write_text(description)
     np.savez(directory / "data.npz", **arrays)
@@ -76,7 +90,7 @@ def test_valid_pinn_and_operator_problems_and_json_config(tmp_path):
         {
             "name": "slow_convection",
             "kind": "pinn",
-            "pde": {"name": "convection", "params": {"beta": 5}},
+            "pde": CONVECTION_SPEC,
             "budget": {"wall_seconds": 120, "device": "cuda"},
             "literature": {"PINN": "fine at beta=5"},
         },
@@ -89,7 +103,7 @@ def test_valid_pinn_and_operator_problems_and_json_config(tmp_path):
         },
     )
     pinn = load_user_problem(pinn_dir)
-    assert pinn.spec.pde == {"name": "convection", "params": {"beta": 5.0}}
+    assert pinn.spec.pde["parameters"] == {"beta": 5.0} and pinn.spec.pde["variables"][0] == {"x": [0.0, 2 * np.pi]}
     assert pinn.build_pde().params["beta"] == 5.0 and pinn.spec.budget.device == "cuda"
     data = pinn.load()
     assert data.train["u_initial"].shape == (10, 1) and data.targets.shape == (40,)
@@ -167,7 +181,7 @@ BAD_CASES = {
     "bad threads": (_set("budget", {"cpu_threads": 0}), "field 'budget.cpu_threads'"),
     "unsafe name": (_set("name", "../../etc"), "field 'name'"),
     "name starting with digit": (_set("name", "1problem"), "field 'name'"),
-    "pde on regression": (_set("pde", {"name": "burgers"}), "field 'pde' is only allowed"),
+    "pde on regression": (_set("pde", BURGERS_SPEC), "field 'pde' is only allowed"),
     "object dtype": (_object_array, "array 'train_y' has dtype object"),
     "string dtype": (_arrays(train_y=np.array(["a"] * 20)), "array 'train_y' has dtype <U1"),
     "complex dtype": (_arrays(targets=np.ones(30, dtype=complex)), "array 'targets' has dtype complex128"),
@@ -237,21 +251,21 @@ def test_operator_and_pinn_specific_checks(tmp_path):
     with pytest.raises(ProblemValidationError, match="field 'pde' is required"):
         load_user_problem(tmp_path / "nopde")
     _write(tmp_path / "badpde", {"name": "p", "kind": "pinn", "pde": {"name": "heat"}}, pinn)
-    with pytest.raises(ProblemValidationError, match="field 'pde': unknown PDE 'heat'"):
+    with pytest.raises(ProblemValidationError, match=r"field pde: unknown field\(s\) \['name'\]"):
         load_user_problem(tmp_path / "badpde")
     outside = dict(pinn, query_x=np.array([[0.5, 0.5], [3.0, 0.5], [0.5, 0.5], [0.5, 0.5]]))
-    _write(tmp_path / "outside", {"name": "p", "kind": "pinn", "pde": {"name": "burgers"}}, outside)
+    _write(tmp_path / "outside", {"name": "p", "kind": "pinn", "pde": BURGERS_SPEC}, outside)
     with pytest.raises(ProblemValidationError, match="array 'query_x' has 1 point.* outside the PDE domain"):
         load_user_problem(tmp_path / "outside")
     unpaired = dict(pinn, train_x_boundary=np.zeros((3, 2)))
-    _write(tmp_path / "unpaired", {"name": "p", "kind": "pinn", "pde": {"name": "burgers"}}, unpaired)
+    _write(tmp_path / "unpaired", {"name": "p", "kind": "pinn", "pde": BURGERS_SPEC}, unpaired)
     with pytest.raises(
         ProblemValidationError, match="'train_x_boundary' and 'train_u_boundary' must be given"
     ):
         load_user_problem(tmp_path / "unpaired")
     wrong_dim = dict(pinn, query_x=np.zeros((4, 3)), train_x_interior=np.zeros((10, 3)))
-    _write(tmp_path / "dim", {"name": "p", "kind": "pinn", "pde": {"name": "burgers"}}, wrong_dim)
-    with pytest.raises(ProblemValidationError, match="'query_x' has 3 columns but PDE 'burgers'"):
+    _write(tmp_path / "dim", {"name": "p", "kind": "pinn", "pde": BURGERS_SPEC}, wrong_dim)
+    with pytest.raises(ProblemValidationError, match=r"'query_x' has 3 columns but the PDE has variables \['x', 't'\]"):
         load_user_problem(tmp_path / "dim")
 
 
