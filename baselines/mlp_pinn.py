@@ -7,7 +7,11 @@ collocation points while the boundary and initial conditions are matched in the 
     L(theta) = w_r * mean |N[u_theta](x_r)|^2
              + w_b * mean |u_theta(x_b) - g(x_b)|^2
              + w_i * mean |u_theta(x_0) - h(x_0)|^2
-             (+ w_p * mean |u_theta(x_lo) - u_theta(x_hi)|^2 for periodic directions).
+             (+ w_p * mean |u_theta(x_lo) - u_theta(x_hi)|^2 for periodic directions),
+
+where a condition the task ships no points for (a Neumann face, an initial velocity, any condition of a
+user spec without arrays) is penalised through its own residual (``condition.residual``) at points drawn
+on its faces.
 
 It is the root candidate a discovery campaign improves on, so it is deliberately *not* tuned: fixed loss
 weights, Adam with a constant learning rate, random minibatches of the given collocation points, soft
@@ -53,6 +57,7 @@ CONFIG: dict[str, Any] = {
     "batch_interior": 1024,
     "resample_every": 0,  # draw fresh collocation points with task.pde.sample_interior every k steps; 0 = never
     "n_periodic": 256,  # point pairs used for the periodicity term
+    "n_condition": 256,  # points drawn per condition the task ships no points for (Neumann faces, u_t(x, 0), ...)
     "max_steps": 50_000,  # hard cap on optimiser steps (the wall budget usually stops training first)
     "log_every": 100,  # call task.log every this many steps
     "margin_fraction": 0.1,  # fraction of the wall budget kept back for prediction...
@@ -123,6 +128,17 @@ class TrainingData:
         if self.x_interior is None:  # no collocation points were shipped: draw them from the PDE sampler
             self.resample_interior(task.pde, 2048)
         self.x_periodic = self._periodic_pairs() if self.periodic_dims else None
+        self.x_observed, self.u_observed = tensor("x_observed"), column(tensor("u_observed"))
+        # Conditions the shipped arrays do not cover (Neumann or Robin faces, an initial velocity, or every
+        # condition when nothing was shipped): points drawn on their faces, penalised through their residual.
+        self.sampled: list[tuple[Any, torch.Tensor]] = []
+        for condition in task.pde.conditions:
+            shipped = self.x_initial if condition.kind == "initial" else self.x_boundary
+            if shipped is not None and len(shipped) and (condition.is_dirichlet or condition.is_initial_value):
+                continue
+            points = np.asarray(condition.sample(CONFIG["n_condition"], self.rng), dtype=np.float32)
+            if len(points):
+                self.sampled.append((condition, torch.as_tensor(points, device=device)))
 
     def resample_interior(self, pde: Any, n: int) -> None:
         points = np.asarray(pde.sample_interior(n, self.rng), dtype=np.float32)
@@ -164,6 +180,14 @@ def compute_losses(model: PINN, pde: Any, data: TrainingData, interior: torch.Te
     if data.x_initial is not None and data.u_initial is not None and len(data.x_initial):
         terms["initial"] = torch.mean((model(data.x_initial) - data.u_initial) ** 2)
         total = total + CONFIG["w_initial"] * terms["initial"]
+    for condition, points in data.sampled:
+        inputs = points.detach().requires_grad_(condition.needs_grad)
+        value = torch.mean(condition.residual(inputs, model(inputs)) ** 2)
+        terms[condition.kind] = terms[condition.kind] + value if condition.kind in terms else value
+        total = total + CONFIG["w_initial" if condition.kind == "initial" else "w_boundary"] * value
+    if data.x_observed is not None and data.u_observed is not None and len(data.x_observed):
+        terms["data"] = torch.mean((model(data.x_observed) - data.u_observed) ** 2)
+        total = total + CONFIG["w_boundary"] * terms["data"]
     if data.x_periodic:
         terms["periodic"] = sum(torch.mean((model(low) - model(high)) ** 2) for low, high in data.x_periodic)
         total = total + CONFIG["w_periodic"] * terms["periodic"]

@@ -13,6 +13,20 @@ from typing import Any
 import sympy
 
 
+#: the parser's functions (``pde_expr.FUNCTIONS``) as SymPy functions
+_SYMPY_FUNCTIONS = {
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "sqrt": sympy.sqrt,
+    "tanh": sympy.tanh,
+    "abs": sympy.Abs,
+    "sign": sympy.sign,
+}
+
+
 @dataclass
 class SymbolicCondition:
     """One condition of the spec, symbolically.
@@ -76,7 +90,7 @@ def _sympy_of(node: Any, symbols: dict[str, sympy.Symbol], unknown: sympy.Expr, 
             return -run(item.operand)
         if isinstance(item, e.Call):
             argument = run(item.argument)
-            return {"abs": sympy.Abs}.get(item.function, getattr(sympy, item.function))(argument)
+            return _SYMPY_FUNCTIONS[item.function](argument)
         left, right = run(item.left), run(item.right)
         return {
             "+": lambda: left + right,

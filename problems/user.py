@@ -215,7 +215,10 @@ def _build_pde(spec: dict[str, Any], config_path: Path) -> Any:
     try:
         return build_pde(spec)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise ProblemValidationError(f"{config_path.name}: field {exc}") from None
+        where, _, message = str(exc).partition(": ")
+        if not message or " " in where:  # not of the form "pde.<path>: message"
+            where, message = "pde", str(exc)
+        raise ProblemValidationError(f"{config_path.name}: field '{where}': {message}") from None
 
 
 # ------------------------------------------------------------------------------------------------------------

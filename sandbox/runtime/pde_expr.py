@@ -321,7 +321,9 @@ class _Converter:
 
     def call(self, node: ast.Call, depth: int) -> Node:
         if not isinstance(node.func, ast.Name):
-            raise self.fail("only the whitelisted functions may be called, by name")
+            called = ast.unparse(node.func)
+            called = called if len(called) <= 40 else called[:37] + "..."
+            raise self.fail(f"only the whitelisted functions may be called, by name (not {called!r})")
         name = node.func.id
         if name not in FUNCTIONS:
             raise self.fail(f"unknown function {name!r}; allowed: {list(FUNCTIONS)}")

@@ -147,3 +147,44 @@ def test_chunked_body_over_the_limit_is_413(writer):
     json_too_big = writer.post("/v1/campaigns", content=b'{"problem": "' + b"a" * 2_000_000 + b'"}',
                                headers={"Content-Type": "application/json"})
     assert json_too_big.status_code == 413
+
+
+PDE_EXAMPLE = EXAMPLE.parent / "heat1d_neumann"
+
+
+def upload_pde(client, name: str, pde: object):
+    import yaml
+
+    config = yaml.safe_load((PDE_EXAMPLE / "problem.yaml").read_text())
+    return client.post(
+        "/v1/problems",
+        data={"name": name, "kind": "pinn", "metric": "rel_l2", "description": (PDE_EXAMPLE / "description.md").read_text(),
+              "budget": json.dumps({"wall_seconds": 10}), "pde": json.dumps(pde if pde is not None else config["pde"])},
+        files={"data": ("data.npz", (PDE_EXAMPLE / "data.npz").read_bytes(), "application/octet-stream")},
+    )
+
+
+HOSTILE_PDES = {
+    "import": ("__import__('os').system('touch /tmp/pwned')", "__import__"),
+    "attribute": ("u_t - u.__class__", "attribute"),
+    "lambda": ("(lambda: 1)()", "lambda"),
+    "unknown name": ("u_t - kappa*u_xx", "kappa"),
+    "huge exponent": ("u_t - u**1000", "exponent"),
+    "derivative of an unknown variable": ("u_t - u_zz", "u_zz"),
+}
+
+
+def test_a_user_pde_uploads_and_hostile_specs_are_422_naming_the_token(writer):
+    created = upload_pde(writer, "my_heat", None)
+    assert created.status_code == 201, created.text
+    assert writer.get("/v1/problems/my_heat").json()["pde"]["equation"] == "u_t = k*u_xx"
+    for case, (equation, token) in HOSTILE_PDES.items():
+        import yaml
+
+        spec = yaml.safe_load((PDE_EXAMPLE / "problem.yaml").read_text())["pde"]
+        response = upload_pde(writer, "hostile", {**spec, "equation": equation})
+        assert response.status_code == 422, (case, response.text)
+        message = json.dumps(response.json())
+        assert "equation" in message and token.lower() in message.lower(), (case, message)
+    assert writer.get("/v1/problems/hostile").status_code == 404
+    assert writer.get("/v1/healthz").status_code == 200  # the service is unharmed

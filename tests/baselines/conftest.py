@@ -7,6 +7,7 @@ import pytest
 
 from sandbox.runtime.task import Task
 from tests.baselines.helpers import Recorder, TaskFactory, build_task, make_pinn_task
+from tests.pde_specs import CONVECTION
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,6 +60,6 @@ def pinn_task() -> TaskFactory:
     """Slow convection (beta = 1): periodic in x, with an initial condition and no Dirichlet boundary."""
 
     def make(seed: int = 0, wall: float = 2.0, sink: Recorder | None = None) -> Task:
-        return make_pinn_task({"name": "convection", "params": {"beta": 1.0}}, seed=seed, wall=wall, sink=sink)
+        return make_pinn_task(CONVECTION, seed=seed, wall=wall, sink=sink)
 
     return make

@@ -79,7 +79,7 @@ def make_pinn_task(
     pde = build_pde(spec)
     rng = np.random.default_rng(3)
     train = {"x_interior": pde.sample_interior(n_interior, rng)}
-    x_b = pde.sample_boundary(n_edge, rng)
+    x_b = pde.sample_boundary(n_edge, rng, dirichlet_only=True)
     if len(x_b):
         train.update(x_boundary=x_b, u_boundary=pde.boundary_values(x_b))
     x_0 = pde.sample_initial(n_edge, rng)

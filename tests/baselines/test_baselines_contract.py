@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from baselines import BASELINE_BY_KIND, baseline_path, baseline_source
+from tests import pde_specs
 from tests.baselines.helpers import Recorder, load_baseline, make_pinn_task
 
 KINDS = ["pinn", "regression", "operator"]
@@ -100,19 +101,23 @@ def test_training_reduces_the_loss(regression_task, operator_task, pinn_task) ->
         assert last < 0.5 * first, (kind, first, last)
 
 
-@pytest.mark.parametrize("name", ["burgers", "helmholtz", "allen_cahn"])
+@pytest.mark.parametrize("name", ["burgers", "helmholtz", "convection", "heat", "wave", "lshape"])
 def test_pinn_runs_on_every_pde_kind(name: str) -> None:
-    """Dirichlet-only (Helmholtz), Dirichlet + initial (Burgers), periodic + initial (Allen-Cahn): the
-    generic loss assembly picks exactly the terms each PDE has."""
+    """Dirichlet-only (Helmholtz, L-shape), Dirichlet + initial (Burgers), periodic + initial (convection),
+    Neumann faces (heat), an initial velocity (wave): the generic loss assembly picks exactly the terms each
+    PDE has, whether the task ships condition points or not."""
     module = load_baseline("pinn")
     module.CONFIG.update(max_steps=5, log_every=1)
     sink = Recorder()
-    task = make_pinn_task({"name": name}, wall=30.0, sink=sink)
+    task = make_pinn_task(getattr(pde_specs, name.upper()), wall=30.0, sink=sink)
     prediction = np.asarray(module.solve(task))
     assert prediction.shape == task.output_shape and np.all(np.isfinite(prediction))
     expected = {
         "burgers": {"residual", "boundary", "initial"},
         "helmholtz": {"residual", "boundary"},
-        "allen_cahn": {"residual", "initial", "periodic"},
+        "convection": {"residual", "initial", "periodic"},
+        "heat": {"residual", "initial", "boundary"},
+        "wave": {"residual", "initial", "boundary"},
+        "lshape": {"residual", "boundary"},
     }[name]
     assert expected | {"loss", "step", "t"} == set(sink.records[-1])

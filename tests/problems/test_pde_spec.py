@@ -14,6 +14,7 @@ import torch
 
 from problems.registry import get_problem
 from sandbox.runtime.pde import SpecError, build_pde, gradient
+from tests.pde_specs import HEAT, LSHAPE, WAVE
 
 RUNTIME = Path(__file__).resolve().parents[2] / "sandbox" / "runtime"
 BUILTIN_PINNS = ("convection1d", "burgers1d", "helmholtz2d", "allen_cahn1d")
@@ -25,34 +26,6 @@ def _builtin(name: str):
 
 def _points(pde, n: int, dtype=torch.float64, seed: int = 0) -> torch.Tensor:
     return torch.as_tensor(pde.sample_interior(n, seed), dtype=dtype).requires_grad_(True)
-
-
-HEAT = {
-    "variables": {"x": [0, 1], "t": [0, 1]},
-    "parameters": {"k": 0.1},
-    "equation": "u_t = k*u_xx",
-    "conditions": [
-        {"where": "t == 0", "value": "cos(pi*x)"},
-        {"where": "x == 0", "derivative": "u_x", "value": "0"},
-        {"where": "x == 1", "derivative": "u_n", "value": "0"},
-    ],
-}
-WAVE = {
-    "variables": {"x": [0, 1], "t": [0, 1]},
-    "parameters": {"c": 2},
-    "equation": "u_tt - c**2*u_xx",
-    "conditions": [
-        {"where": "t == 0", "value": "sin(pi*x)"},
-        {"where": "t == 0", "derivative": "u_t", "value": "2*pi*sin(2*pi*x)"},
-        {"where": "boundary", "value": "0"},
-    ],
-}
-LSHAPE = {
-    "variables": {"x": [-1, 1], "y": [-1, 1]},
-    "equation": "u_xx + u_yy + 2*pi**2*sin(pi*x)*sin(pi*y)",
-    "conditions": [{"where": "boundary", "value": "0"}],
-    "geometry": {"exclude": [{"x": [0, 1], "y": [-1, 0]}]},
-}
 
 
 def heat_exact(x):

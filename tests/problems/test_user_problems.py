@@ -251,7 +251,7 @@ def test_operator_and_pinn_specific_checks(tmp_path):
     with pytest.raises(ProblemValidationError, match="field 'pde' is required"):
         load_user_problem(tmp_path / "nopde")
     _write(tmp_path / "badpde", {"name": "p", "kind": "pinn", "pde": {"name": "heat"}}, pinn)
-    with pytest.raises(ProblemValidationError, match=r"field pde: unknown field\(s\) \['name'\]"):
+    with pytest.raises(ProblemValidationError, match=r"field 'pde': unknown field\(s\) \['name'\]"):
         load_user_problem(tmp_path / "badpde")
     outside = dict(pinn, query_x=np.array([[0.5, 0.5], [3.0, 0.5], [0.5, 0.5], [0.5, 0.5]]))
     _write(tmp_path / "outside", {"name": "p", "kind": "pinn", "pde": BURGERS_SPEC}, outside)

@@ -192,7 +192,7 @@ function uploadForm(ctx, onUploaded) {
   const descFile = h('input', { type: 'file', accept: '.md,.txt,text/markdown,text/plain', 'aria-label': 'description file' });
   const data = h('input', { type: 'file', name: 'data', accept: '.npz', required: true });
   const wall = num('wall_seconds', { min: 1, placeholder: 'e.g. 30' });
-  const pde = h('textarea', { name: 'pde', rows: 2, placeholder: 'PINN only: PDE spec as JSON, e.g. {"name": "convection", "params": {"beta": 30}}' });
+  const pde = h('textarea', { name: 'pde', rows: 2, placeholder: 'PINN only: the PDE spec as JSON, e.g. {"variables": {"x": [0, 1], "t": [0, 1]}, "equation": "u_t = 0.1*u_xx", "conditions": [{"where": "t == 0", "value": "sin(pi*x)"}, {"where": "boundary", "value": "0"}]}' });
   descFile.addEventListener('change', async () => {
     const f = descFile.files[0];
     if (f) description.value = await f.text();
