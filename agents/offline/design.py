@@ -55,6 +55,15 @@ class Network(_Strict):
             "frequency per unit of physical time ('time')"
         ),
     )
+    fourier_axis_sigma: list[float] | None = Field(
+        None,
+        max_length=16,
+        description=(
+            "'inputs': one std per network input (anisotropic features for scales that differ by axis); the "
+            "normalised inputs are kept next to the features. None: fourier_sigma on every axis (None keeps the "
+            "keys of designs stored before this field existed)"
+        ),
+    )
     fourier_on: FourierTarget = Field(
         "inputs",
         description=(
@@ -77,7 +86,9 @@ class Network(_Strict):
             text += f" ({self.n_experts} experts)"
         if self.fourier_features:
             where = "of time" if self.fourier_on == "time" else "on the inputs"
-            text += f", {self.fourier_features} Fourier features {where} (sigma {self.fourier_sigma:g})"
+            sigma = ("/".join(f"{v:g}" for v in self.fourier_axis_sigma) + " by axis") if (
+                self.fourier_axis_sigma and self.fourier_on == "inputs") else f"{self.fourier_sigma:g}"
+            text += f", {self.fourier_features} Fourier features {where} (sigma {sigma})"
         if self.periodic_harmonics:
             text += f", periodic embedding ({self.periodic_harmonics} harmonic{'s' if self.periodic_harmonics > 1 else ''})"
         if self.output_scale != 1.0:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.offline.design import Design
+from agents.offline.pde_facts import OSCILLATORY_CYCLES
 from agents.offline.signals import CurveSummary
 
 
@@ -306,25 +307,49 @@ def _speed_apply(d: Design, e: Evidence) -> Design:
     )
 
 
+def _spatial_cycles(e: Evidence) -> float:
+    """Periods of the data across the domain along its finest spatial axis (0 when unknown)."""
+    lengths = e.facts.get("lengths") or {}
+    return max(
+        (float(k) * float(lengths.get(axis, 0.0)) / (2 * math.pi)
+         for axis, k in (e.facts.get("wavenumbers") or {}).items()),
+        default=0.0,
+    )
+
+
 def _input_fourier_relevance(d: Design, e: Evidence) -> Relevance:
     k = float(e.facts.get("max_wavenumber") or 0)
     score = 0.4
     reasons = ["random Fourier features of the inputs counter the spectral bias of the network"]
-    if not e.time_dependent and k > 6:
+    cycles = _spatial_cycles(e) if e.time_dependent else max(_spatial_cycles(e), float(e.facts.get("max_cycles") or 0))
+    if cycles > OSCILLATORY_CYCLES or (not e.time_dependent and k > 6 and not e.facts.get("lengths")):
         score += 1.6
         reasons.append(
-            f"the solution oscillates with wavenumbers up to {k:.3g}; features at that scale make it "
-            "representable from the start"
+            f"the solution oscillates with wavenumbers up to {k:.3g} ({cycles:.2g} periods across the domain); "
+            "features at that scale, axis by axis, make it representable from the start"
         )
     return score, reasons
 
 
 def _input_fourier_apply(d: Design, e: Evidence) -> Design:
+    """Per-axis scales where the analysis knows each axis's wavenumber (physical k times the half-length is
+    the frequency in the normalised input; the Gaussian spreads features over 0..2 sigma), else one scale."""
     k = float(e.facts.get("max_wavenumber") or 0)
     bounds = e.facts.get("bounds") or [[-1.0, 1.0]]
     half = max(0.5 * (hi - lo) for lo, hi in bounds)
     sigma = float(round(max(1.0, 0.5 * k * half), 1)) if k else 2.0
-    return d.evolve(network={"fourier_features": 32, "fourier_sigma": sigma, "fourier_on": "inputs"})
+    variables = list(e.facts.get("variables") or [])
+    wavenumbers = e.facts.get("wavenumbers") or {}
+    axis_sigma: list[float] = []
+    if variables and len(variables) == len(bounds) and wavenumbers and not e.facts.get("periodic"):
+        time = e.facts.get("time_variable")
+        omega = float(e.facts.get("temporal_frequency") or 0)
+        for name, (lo, hi) in zip(variables, bounds):
+            rate = omega if (e.time_dependent and name == time) else float(wavenumbers.get(name, 0.0))
+            axis_sigma.append(float(round(max(0.5, 0.5 * rate * 0.5 * (hi - lo)), 2)))
+        sigma = max(axis_sigma)
+    return d.evolve(network={"fourier_features": 32, "fourier_sigma": sigma, "fourier_on": "inputs",
+                             "fourier_axis_sigma": axis_sigma or None})
 
 
 def _sine_relevance(d: Design, e: Evidence) -> Relevance:

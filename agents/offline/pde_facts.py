@@ -25,6 +25,10 @@ import sympy
 
 #: a layer thinner than this share of the domain counts as sharp for the moves (see ``moves.Evidence``)
 _SAMPLES = 96
+# A mode counts as carried by the data when it holds at least this share of the (non-constant) energy: 4%,
+# i.e. an amplitude about a fifth of a lone dominant mode.
+SIGNIFICANT_ENERGY = 0.04
+OSCILLATORY_CYCLES = 2.0
 
 
 @dataclass
@@ -263,6 +267,11 @@ def _spectrum_facts(values: np.ndarray, grid: np.ndarray, periodic: bool) -> dic
         cycles = peak / 2
         high = spectrum[17:]
     total = float(spectrum.sum())
+    # The highest mode that still carries a real share of the energy: a network must resolve it, and spectral
+    # bias makes it the last one learnt, even when a lower mode dominates (sin(pi x) + 0.5 sin(4 pi x)).
+    carrying = np.nonzero(spectrum >= SIGNIFICANT_ENERGY * total)[0] if total > 0 else np.array([], dtype=int)
+    top = int(carrying.max()) if carrying.size else peak
+    significant = (2 * math.pi * top / length) if periodic else (math.pi * top / length)
     slope = np.gradient(values, grid)
     facts = {
         "amplitude": amplitude,
@@ -270,6 +279,7 @@ def _spectrum_facts(values: np.ndarray, grid: np.ndarray, periodic: bool) -> dic
         "max": float(values.max()),
         "dominant_cycles": float(cycles),
         "dominant_wavenumber": float(wavenumber),
+        "significant_wavenumber": float(max(significant, wavenumber)),
         "sharpness": float(np.max(np.abs(slope)) * length / amplitude) if amplitude > 0 else 0.0,
         "high_frequency_energy": float(high.sum() / total) if total > 0 else 0.0,
     }
@@ -326,11 +336,11 @@ def _initial_profile(ctx: _Context) -> tuple[float, dict[str, Any]]:
             continue
     if not profiles:
         return 0.0, {}
-    best = max(profiles.values(), key=lambda p: (p["dominant_wavenumber"], p["amplitude"]))
+    best = max(profiles.values(), key=lambda p: (p["significant_wavenumber"], p["amplitude"]))
     amplitude = max(p["amplitude"] for p in profiles.values())
     summary = dict(best)
     summary["amplitude"] = amplitude
-    summary["wavenumbers"] = {axis: p["dominant_wavenumber"] for axis, p in profiles.items()}
+    summary["wavenumbers"] = {axis: p["significant_wavenumber"] for axis, p in profiles.items()}
     summary["from"] = "initial" if any(c.kind == "initial" for c in ctx.sym.conditions) else "boundary"
     return amplitude, summary
 
@@ -364,10 +374,10 @@ def _summarise(ctx: _Context, terms: list[_Term], time_order: int, lead: float, 
             profiles = _axis_profiles(ctx, source_expr, ctx.variables, {}, n=512)
             source = {
                 "amplitude": _magnitude(ctx, source_expr, scale),
-                "wavenumbers": {a: p["dominant_wavenumber"] for a, p in profiles.items() if a != ctx.time},
+                "wavenumbers": {a: p["significant_wavenumber"] for a, p in profiles.items() if a != ctx.time},
             }
             if ctx.time in profiles:
-                source["temporal_frequency"] = profiles[ctx.time]["dominant_wavenumber"]
+                source["temporal_frequency"] = profiles[ctx.time]["significant_wavenumber"]
         except Exception:
             source = {}
 
@@ -399,7 +409,7 @@ def _summarise(ctx: _Context, terms: list[_Term], time_order: int, lead: float, 
         if rate > 0:
             helmholtz_k = math.sqrt(rate / diffusivity)
     max_wavenumber = max([helmholtz_k, *wavenumbers.values()], default=0.0)
-    k_initial = float(initial.get("dominant_wavenumber") or 0.0)
+    k_initial = float(initial.get("significant_wavenumber") or initial.get("dominant_wavenumber") or 0.0)
 
     facts: dict[str, Any] = {
         "terms": [_term_fact(t) for t in terms],
@@ -484,11 +494,16 @@ def _summarise(ctx: _Context, terms: list[_Term], time_order: int, lead: float, 
         facts["transport_dominated"] = True
     if duration and float(facts["temporal_frequency"]) * duration > 4 * math.pi:
         facts["oscillatory_solution"] = True
-    if max_wavenumber > 6:
+    # Oscillation is counted in periods across the domain, not in rad per unit length, so that rescaling the
+    # coordinates does not change the verdict; more than two periods along some axis is oscillatory.
+    cycles = max([helmholtz_k * length / (2 * math.pi),
+                  *(k * lengths[a] / (2 * math.pi) for a, k in wavenumbers.items())], default=0.0)
+    facts["max_cycles"] = cycles
+    if cycles > OSCILLATORY_CYCLES:
         facts["oscillatory_solution"] = True
         sentences.append(
             f"The solution must carry wavenumbers up to {max_wavenumber:.3g} rad per unit length "
-            f"({max_wavenumber * length / (2 * math.pi):.2g} cycles across the domain): spectral bias makes such "
+            f"({cycles:.2g} periods across the domain): spectral bias makes such "
             "modes the last a network learns."
         )
     if source.get("temporal_frequency"):

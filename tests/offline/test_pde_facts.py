@@ -143,3 +143,39 @@ def test_odd_equations_never_raise(equation: str):
     facts, sentences = facts_of(spec)
     assert sentences and isinstance(facts, dict)
     assert "terms" in facts or "analysis_error" in facts
+
+
+def _wave_with_modes(second_amplitude: float) -> dict:
+    return {
+        "variables": {"x": [0, 1], "t": [0, 1]},
+        "equation": "u_tt = 4*u_xx",
+        "conditions": [
+            {"where": "t == 0", "value": f"sin(pi*x) + {second_amplitude}*sin(4*pi*x)"},
+            {"where": "t == 0", "derivative": "u_t", "value": "0"},
+            {"where": "boundary", "value": "0"},
+        ],
+    }
+
+
+def test_a_weaker_but_real_mode_sets_the_wavenumber_and_the_frequency():
+    """sin(pi x) dominates, but 0.5 sin(4 pi x) (20% of the energy) is what the network must resolve."""
+    facts, _ = facts_of(_wave_with_modes(0.5))
+    assert facts["wavenumbers"]["x"] == pytest.approx(4 * math.pi, rel=0.02)
+    assert facts["temporal_frequency"] == pytest.approx(8 * math.pi, rel=0.02)  # c k at the fast mode
+    assert facts["oscillatory_solution"]  # 4 periods over the interval at a fixed point
+    faint, _ = facts_of(_wave_with_modes(0.05))  # 0.25% of the energy: not a mode the solution needs
+    assert faint["wavenumbers"]["x"] == pytest.approx(math.pi, rel=0.02)
+    assert not faint["oscillatory_solution"]
+
+
+def test_oscillation_counts_periods_so_rescaling_the_domain_changes_nothing():
+    def heat(length: float) -> dict:
+        return {
+            "variables": {"x": [0, length], "t": [0, 1]},
+            "equation": "u_t = 0.001*u_xx",
+            "conditions": [{"where": "t == 0", "value": f"sin(10*pi*x/{length})"}, {"where": "boundary", "value": "0"}],
+        }
+
+    short, long = facts_of(heat(1.0))[0], facts_of(heat(50.0))[0]
+    assert short["max_cycles"] == pytest.approx(5.0, rel=0.02) == long["max_cycles"]
+    assert short["oscillatory_solution"] and long["oscillatory_solution"]  # 0.63 rad per unit length, 5 periods

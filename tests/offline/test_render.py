@@ -70,6 +70,10 @@ PINN_DESIGNS: dict[str, dict[str, Any]] = {
         "pinn": {"weighting": "self_adaptive", "n_collocation": 128},
         "optim": {"schedule": "exponential", "float64_finish": True},
     },
+    "anisotropic_fourier": {
+        "network": {"width": 12, "depth": 2, "fourier_features": 8, "fourier_axis_sigma": [6.0, 0.5]},
+        "pinn": {"n_collocation": 64},
+    },
     "gelu_resample_scaled": {
         "network": {"activation": "gelu", "width": 16, "depth": 2, "output_scale": 2.0},
         "pinn": {"resample_every": 3, "n_collocation": 64, "exact_initial": True},

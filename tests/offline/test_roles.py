@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -206,3 +207,33 @@ def test_curve_summary_ignores_jumps_when_a_window_opens() -> None:
     assert summary.spikes == 0 and not summary.diverged
     logs.append({"step": 999, "t": 99, "phase": 1, "horizon": 0.6, "loss": 50.0})
     assert summarise_curve(logs).diverged
+
+
+def test_a_fine_spatial_scale_in_an_evolution_problem_gets_anisotropic_input_features() -> None:
+    """Ten periods along x, one along y, smooth in t: the input-Fourier move is relevant although the problem is
+    time-dependent, and its scales follow each axis (x fine, y and t coarse) instead of one isotropic sigma."""
+    from agents.offline.analysis import analyze_data
+    from agents.offline.catalogue import build
+    from agents.offline.moves import MOVES_BY_ID, Evidence
+    from agents.offline.signals import CurveSummary
+
+    spec = {
+        "name": "user_multiscale",
+        "kind": "pinn",
+        "budget": {"wall_seconds": 60},
+        "pde": {
+            "variables": {"x": [0, 1], "y": [0, 1], "t": [0, 2]},
+            "equation": "u_t = 0.001*u_xx + 0.1*u_yy",
+            "conditions": [{"where": "t == 0", "value": "sin(20*pi*x)*sin(pi*y)"}, {"where": "boundary", "value": "0"}],
+        },
+    }
+    analysis = analyze_data(spec, {}, {})
+    design = build("pinn", analysis, ("input_fourier",))
+    sigma = design.network.fourier_axis_sigma
+    assert design.network.fourier_on == "inputs" and sigma is not None and len(sigma) == 3
+    assert sigma[0] == pytest.approx(0.5 * 20 * math.pi * 0.5, rel=0.01)  # k_x times the half-length, halved
+    assert sigma[1] < 1.0 and sigma[2] == 0.5  # y: one half-period; t: no oscillation
+    evidence = Evidence(kind="pinn", facts=dict(analysis.facts), budget_seconds=60.0, parent=design,
+                        parent_score=None, curve=CurveSummary())
+    score, reasons = MOVES_BY_ID["input_fourier"].relevance(design, evidence)
+    assert score >= 2.0 and any("periods across the domain" in r for r in reasons)
