@@ -15,10 +15,12 @@ import math
 import statistics
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import load_only
 
 from agents.memory import MethodMemory, NoMemory
@@ -236,6 +238,7 @@ class CampaignEngine:
             config = self._config(campaign)
             resumed = campaign.started_at is not None
             repo.set_campaign_status(s, campaign_id, "running")
+            campaign.error = None  # what stopped an earlier run is history now (its events keep it)
         problem = get_problem(config.problem)
         # What roles see of the problem; the budget is the one candidates will really get.
         self._problem_view = problem.spec.model_dump(mode="json")
@@ -305,6 +308,8 @@ class CampaignEngine:
             if campaign.status not in ("cancelled",):
                 repo.set_campaign_status(s, campaign_id, status,
                                          error=reason if status in ("failed", "paused") else None)
+                if status not in ("failed", "paused"):
+                    campaign.error = None
             status = campaign.status
         self._event(campaign_id, f"campaign.{status}", {"reason": reason})
 
@@ -337,7 +342,14 @@ class CampaignEngine:
                     return DataReport(facts=row.payload["facts"], report=row.text)
         data = await asyncio.to_thread(problem.load, self.evaluator.cache_dir)
         with self._speaking(campaign_id, 0) as scope:
-            report = await self.team.analyze_data(self._problem_view, data.train, data.query_inputs)
+            try:
+                report = await self.team.analyze_data(self._problem_view, data.train, data.query_inputs)
+            except Exception as exc:  # noqa: BLE001 - the analysis informs the team; without it the team still works
+                if _is_stop(exc):
+                    raise
+                self._event(campaign_id, "role.failed", {"role": "data_analyst", **_fault(exc)})
+                report = DataReport(facts={"analysis_error": f"{type(exc).__name__}: {exc}"},
+                                    report=f"# Data analysis failed\n\n{type(exc).__name__}: {exc}\n")
         facts = _jsonable(report.facts)
         if scope.stored:
             # The analyst's answer was stored as it arrived (with its usage); it becomes the report that
@@ -447,12 +459,24 @@ class CampaignEngine:
             if config.parents > 1 and rest:
                 ballots = []
                 for selector in range(config.selectors):
-                    with self._speaking(campaign_id, iteration):
-                        vote = await self.team.vote(rest, config.parents - 1, selector,
-                                                    config.seed * 1000 + iteration)
+                    try:
+                        with self._speaking(campaign_id, iteration):
+                            vote = await self.team.vote(rest, config.parents - 1, selector,
+                                                        config.seed * 1000 + iteration)
+                        ballot = [int(n) for n in (vote.payload or {}).get("votes", [])]
+                    except Exception as exc:  # noqa: BLE001 - one selector's fault loses its ballot, not the vote
+                        if _is_stop(exc):
+                            raise
+                        self._event(campaign_id, "role.failed",
+                                    {"role": "selector", "selector": selector, "iteration": iteration, **_fault(exc)})
+                        continue
                     self._message(campaign_id, vote, node_id=None, iteration=iteration)
-                    ballots.append([int(n) for n in (vote.payload or {}).get("votes", [])])
-                chosen += tally(ballots, {v.node_id: v.score for v in rest}, config.parents - 1)
+                    ballots.append(ballot)
+                scores = {v.node_id: v.score for v in rest}
+                picked = tally(ballots, scores, config.parents - 1)
+                if len(picked) < config.parents - 1:  # ballots lost or short: the best-scored fill the places
+                    picked += [n for n in sorted(scores, key=lambda n: (scores[n], n)) if n not in picked]
+                chosen += picked[: config.parents - 1]
             how = "best node plus ensemble vote"
         self._event(campaign_id, "iteration.parents", {"iteration": iteration, "parents": chosen, "how": how})
         return chosen
@@ -504,8 +528,8 @@ class CampaignEngine:
                     ctx.card = card
                 debate = await self.team.debate(ctx, config.debate_rounds)
                 code = await self.team.engineer(ctx, debate.proposal)
-        except Exception as exc:  # noqa: BLE001 - a team that cannot produce code fails this child only
-            if not _is_team_failure(exc):
+        except Exception as exc:  # noqa: BLE001 - whatever a role raises fails this child only
+            if _is_stop(exc):
                 raise
             self._record_unproduced_child(campaign_id, parent_id, iteration, exc)
             return "failed"
@@ -539,14 +563,17 @@ class CampaignEngine:
 
     def _record_unproduced_child(self, campaign_id: str, parent_id: int, iteration: int, exc: Exception) -> None:
         """Keep what the team said and why it produced nothing, as a failed node in the tree."""
-        reason = f"the team produced no runnable candidate: {exc}"
+        fault = _fault(exc)
+        reason = f"the team produced no runnable candidate: {fault['error']}"
+        if not _is_team_failure(exc):  # a bug in a role, not a refusal: keep where it happened
+            reason += "\n\n" + fault["traceback"]
         with self._write(campaign_id) as tx:
             node = repo.add_node(tx.s, campaign_id, parent_id=parent_id, operation="improve", iteration=iteration,
                                  proposal={"title": "no proposal", "summary": "no proposal"},
-                                 status="failed", error=reason[:2000])
+                                 status="failed", error=reason[:8000])
             repo.add_campaign_usage(tx.s, campaign_id, failures=1)
             tx.messages(list(getattr(exc, "messages", None) or []), node_id=node.id, iteration=iteration)
-            tx.event("node.failed", {"reason": reason[:2000]}, node_id=node.id)
+            tx.event("node.failed", {"reason": reason[:2000], **fault}, node_id=node.id)
 
     @staticmethod
     def _proposal_record(proposal: Proposal, card: dict[str, Any] | None) -> dict[str, Any]:
@@ -623,12 +650,19 @@ class CampaignEngine:
             debug_ctx = ctx or ProposalContext(problem=self._problem_view, data=data,
                                                parent=NodeView(node_id=node_id, status="running"),
                                                parent_code=current.code, iteration=iteration, seed=config.seed)
-            with self._speaking(campaign_id, iteration, node_id=node_id):
-                fix = await self.team.debug(debug_ctx, current, failure, attempts)
+            try:
+                with self._speaking(campaign_id, iteration, node_id=node_id):
+                    fix = await self.team.debug(debug_ctx, current, failure, attempts)
+                diagnosis = "the debugger found no implementation fix"
+            except Exception as exc:  # noqa: BLE001 - a debugger fault ends the repair; the node keeps its failure
+                if _is_stop(exc):
+                    raise
+                fix, diagnosis = None, f"the debugger itself failed: {_fault(exc)['error']}"
+                self._event(campaign_id, "role.failed", {"role": "debugger", **_fault(exc)}, node_id=node_id)
             if fix is None:
                 with self._session() as s:
                     repo.add_debug_attempt(s, node_id, current.code, traceback=failure.traceback or failure.reason,
-                                           diagnosis="the debugger found no implementation fix", outcome="gave_up")
+                                           diagnosis=diagnosis, outcome="gave_up")
                 break
             with self._write(campaign_id) as tx:
                 repo.add_debug_attempt(tx.s, node_id, fix.code, traceback=failure.traceback or failure.reason,
@@ -717,8 +751,16 @@ class CampaignEngine:
 
     async def _analyze(self, campaign_id: str, view: NodeView, parent_view: NodeView | None,
                        logs: list[dict[str, Any]]) -> None:
-        with self._speaking(campaign_id, view.iteration, node_id=view.node_id):
-            analysis = await self.team.analyze_result(self._problem_view, view, logs, parent_view)
+        try:
+            with self._speaking(campaign_id, view.iteration, node_id=view.node_id):
+                analysis = await self.team.analyze_result(self._problem_view, view, logs, parent_view)
+        except Exception as exc:  # noqa: BLE001 - the node's score stands without its analysis
+            if _is_stop(exc):
+                raise
+            fault = _fault(exc)
+            self._event(campaign_id, "role.failed", {"role": "result_analyst", **fault}, node_id=view.node_id)
+            analysis = TeamMessage(role="result_analyst", kind="analysis",
+                                   text=f"(the result analysis failed: {fault['error']})")
         with self._write(campaign_id) as tx:
             repo.update_node(tx.s, view.node_id, analysis=analysis.text)
             tx.messages([analysis], node_id=view.node_id, iteration=view.iteration)
@@ -825,6 +867,22 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
 # A provider refusing requests for these reasons is fixed outside the campaign (a key, credits, access, a
 # model name): the campaign pauses and resumes where it stopped once that is done.
 _PAUSE_ON_STATUS = frozenset({401, 402, 403, 404})
+
+
+def _is_stop(exc: BaseException) -> bool:
+    """Whether ``exc`` must end this run rather than one child: the stop rules (budget, pause on provider
+    trouble, cancel), a lost lease, and the engine's own storage failing. Everything else a role raises --
+    a bug in the offline team, an LLM answer that cannot be used, a provider refusing one request -- costs
+    the child (or the ballot, or the analysis) it happened in."""
+    if isinstance(exc, (StopCampaign, LeaseLost, SQLAlchemyError)):
+        return True
+    return isinstance(_as_stop(exc), StopCampaign)
+
+
+def _fault(exc: BaseException) -> dict[str, str]:
+    """What is kept of a role's fault: the error line and the traceback's last 6000 characters."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"error": f"{type(exc).__name__}: {exc}"[:2000], "traceback": text[-6000:]}
 
 
 def _is_team_failure(exc: BaseException) -> bool:
