@@ -444,8 +444,8 @@ time interval.
     ) + f"""
 ## Published results
 
-- PINNacle, Table 3 (mean L2RE over repeated runs), case Heat 2d-MS: vanilla PINN 6.21E-2, the lowest
-  error among the benchmarked PINN variants on this case.
+- PINNacle, Table 3 (mean L2RE over repeated runs), case Heat 2d-MS: figure not confirmed here (secondary
+  sources disagree on the best variant and its error); see the paper.
 
 Reference: {PINNACLE}.
 """
@@ -498,8 +498,8 @@ very different frequency superposed; the high mode completes several oscillation
     ) + f"""
 ## Published results
 
-- PINNacle, Table 3 (mean L2RE over repeated runs), case Wave 1d-C: PINN-NTK 9.79E-2, the lowest error among
-  the benchmarked PINN variants on this case.
+- PINNacle, Table 3 (mean L2RE over repeated runs), case Wave 1d-C: figure not confirmed here (secondary
+  sources give 9.2E-2 to 9.8E-2 for the best variant); see the paper.
 
 Reference: {PINNACLE}.
 """
@@ -664,7 +664,7 @@ PROBLEMS: dict[str, SuiteProblem] = {
         query=heat_query,
         targets=_closed(heat2d_multiscale_solution),
         description=_heat_description,
-        literature={"PINN (Hao et al. 2024, PINNacle, Table 3, Heat 2d-MS)": "L2RE 6.21E-2 (best of the benchmarked variants)"},
+        literature={"PINN variants (Hao et al. 2024, PINNacle, Table 3, Heat 2d-MS)": "figure not confirmed here (see the paper)"},
         closed_form=heat2d_multiscale_solution,
         secrets=("exp(-1.0016", "1.0016", "sin(20*pi*x)*sin(pi*y)*exp(", "exp(-t"),
     ),
@@ -684,7 +684,7 @@ PROBLEMS: dict[str, SuiteProblem] = {
         query=unit_space_time_query,
         targets=_closed(wave1d_solution),
         description=_wave_description,
-        literature={"PINN-NTK (Hao et al. 2024, PINNacle, Table 3, Wave 1d-C)": "L2RE 9.79E-2 (best of the benchmarked variants)"},
+        literature={"PINN variants (Hao et al. 2024, PINNacle, Table 3, Wave 1d-C)": "figure not confirmed here (see the paper)"},
         closed_form=wave1d_solution,
         secrets=("cos(2*pi*t)", "cos(8*pi*t)", "sin(pi*x)*cos(", "sin(4*pi*x)*cos("),
     ),
