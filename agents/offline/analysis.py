@@ -63,7 +63,13 @@ def _pinn(spec: Any, train: dict[str, np.ndarray], query: dict[str, np.ndarray])
     from problems.pde_symbolic import to_symbolic
     from sandbox.runtime.pde import build_pde
 
-    pde = build_pde(_get(spec, "pde"))
+    try:
+        pde = build_pde(_get(spec, "pde"))
+    except Exception as exc:  # noqa: BLE001 - the analysis informs the proposer; it must not sink a campaign
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        counts = {"n_interior": len(train.get("x_interior", [])), "n_query": len(query.get("x", []))}
+        return {"analysis_error": error, **counts}, [
+            "## Equation", "", f"- The PDE spec could not be compiled ({error}); no physics facts."]
     bounds = np.asarray(pde.bounds, dtype=np.float64)
     facts: dict[str, Any] = {
         "equation": pde.equation,
@@ -164,7 +170,8 @@ def _dominant_frequency(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     grid = np.linspace(x.min(), x.max(), 256)
     values = np.interp(grid, x, y)
-    values = values - np.polyval(np.polyfit(grid, values, 1), grid)
+    unit = np.linspace(0.0, 1.0, len(grid))  # detrend in [0, 1]: a fit in x is singular for tiny or huge x
+    values = values - np.polyval(np.polyfit(unit, values, 1), unit)
     spectrum = np.abs(np.fft.rfft(values * np.hanning(len(values)))) ** 2
     spectrum[0] = 0.0
     if not spectrum.any():
@@ -299,7 +306,7 @@ def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tup
             y.shape[1] == 1 and len(y) == len(sensors) and np.allclose(y[:, 0], sensors)
         ),
         "input_distribution_shift": shift,
-        "grid_sampled": bool(np.allclose(np.diff(sensors), np.diff(sensors)[0])),
+        "grid_sampled": bool(len(sensors) >= 2 and np.allclose(np.diff(sensors), np.diff(sensors)[0])),
     }
     lines = [
         "## Functions",

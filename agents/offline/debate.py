@@ -216,6 +216,12 @@ class Proposer:
                 elif self.context.parent_score is not None and entry.score < self.context.parent_score:
                     score += 0.3
                     notes.append(f"it helped an uncle ({_fmt(entry.score)})")
+            if not reasons:  # ranked by the card or the tree alone: the messages still need an argument
+                reasons.append(
+                    "the retrieved method card recommends it"
+                    if move.id in e.card_moves
+                    else "it is a cheap probe of a direction this branch has not tried"
+                )
             options.append(Option(move, score, reasons, [n for n in notes if n]))
         for option in options:  # controlled exploration: a little noise, deterministic given the rng
             option.noisy = option.score + float(self.rng.normal(0.0, 0.35))

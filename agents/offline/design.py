@@ -25,6 +25,9 @@ Schedule = Literal["none", "exponential", "cosine"]
 OperatorModel = Literal["deeponet", "fno", "random_features"]
 InputNorm = Literal["none", "global", "per_sensor"]
 
+#: the largest Fourier-feature scale a design may carry (moves derive theirs from the data and clamp to it)
+MAX_FOURIER_SIGMA = 1000.0
+
 _ARCH_NAMES = {
     "mlp": "MLP",
     "resnet": "residual MLP",
@@ -49,7 +52,7 @@ class Network(_Strict):
     fourier_sigma: float = Field(
         1.0,
         gt=0,
-        le=1000.0,
+        le=MAX_FOURIER_SIGMA,
         description=(
             "std of the Gaussian frequencies: w.r.t. the normalised network inputs ('inputs'), or angular "
             "frequency per unit of physical time ('time')"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.offline.design import Design
+from agents.offline.design import MAX_FOURIER_SIGMA, Design
 from agents.offline.pde_facts import OSCILLATORY_CYCLES
 from agents.offline.signals import CurveSummary
 
@@ -173,10 +173,15 @@ def _temporal_relevance(d: Design, e: Evidence) -> Relevance:
     return score, reasons
 
 
+def _sigma(value: float, digits: int = 1) -> float:
+    """A Fourier-feature scale, rounded and within what a design accepts (extreme equations ask for more)."""
+    return min(MAX_FOURIER_SIGMA, float(round(value, digits)))
+
+
 def _temporal_apply(d: Design, e: Evidence) -> Design:
     omega = float(e.facts.get("temporal_frequency") or 1.0)
     # sigma below the target frequency: the Gaussian spreads the features over 0..2 sigma
-    sigma = float(round(max(1.0, 0.67 * omega), 1))
+    sigma = _sigma(max(1.0, 0.67 * omega))
     return d.evolve(network={"fourier_features": 16, "fourier_sigma": sigma, "fourier_on": "time"})
 
 
@@ -301,9 +306,10 @@ def _speed_relevance(d: Design, e: Evidence) -> Relevance:
 
 def _speed_apply(d: Design, e: Evidence) -> Design:
     assert d.pinn is not None
+    width, points = d.network.width, d.pinn.n_collocation  # never above the parent's: this move saves time
     return d.evolve(
-        network={"width": max(32, int(d.network.width * 0.65)), "depth": min(d.network.depth, 3)},
-        pinn={"n_collocation": max(1000, d.pinn.n_collocation // 2)},
+        network={"width": min(width, max(32, int(width * 0.65))), "depth": min(d.network.depth, 3)},
+        pinn={"n_collocation": min(points, max(1000, points // 2))},
     )
 
 
@@ -337,7 +343,7 @@ def _input_fourier_apply(d: Design, e: Evidence) -> Design:
     k = float(e.facts.get("max_wavenumber") or 0)
     bounds = e.facts.get("bounds") or [[-1.0, 1.0]]
     half = max(0.5 * (hi - lo) for lo, hi in bounds)
-    sigma = float(round(max(1.0, 0.5 * k * half), 1)) if k else 2.0
+    sigma = _sigma(max(1.0, 0.5 * k * half)) if k else 2.0
     variables = list(e.facts.get("variables") or [])
     wavenumbers = e.facts.get("wavenumbers") or {}
     axis_sigma: list[float] = []
@@ -346,7 +352,7 @@ def _input_fourier_apply(d: Design, e: Evidence) -> Design:
         omega = float(e.facts.get("temporal_frequency") or 0)
         for name, (lo, hi) in zip(variables, bounds):
             rate = omega if (e.time_dependent and name == time) else float(wavenumbers.get(name, 0.0))
-            axis_sigma.append(float(round(max(0.5, 0.5 * rate * 0.5 * (hi - lo)), 2)))
+            axis_sigma.append(_sigma(max(0.5, 0.5 * rate * 0.5 * (hi - lo)), 2))
         sigma = max(axis_sigma)
     return d.evolve(network={"fourier_features": 32, "fourier_sigma": sigma, "fourier_on": "inputs",
                              "fourier_axis_sigma": axis_sigma or None})
@@ -716,7 +722,7 @@ def _regression_fourier_apply(d: Design, e: Evidence) -> Design:
     return d.evolve(
         network={
             "fourier_features": 32,
-            "fourier_sigma": float(round(max(1.0, 0.5 * omega), 1)),
+            "fourier_sigma": _sigma(max(1.0, 0.5 * omega)),
             "fourier_on": "inputs",
         }
     )
@@ -1055,8 +1061,8 @@ MOVES: list[Move] = [
         "full_batch_lbfgs",
         "refine with full-batch L-BFGS",
         ("operator", "regression"),
-        applies=lambda d, e: (
-            d.optim.lbfgs_fraction == 0 and not (d.operator is not None and d.operator.model == "fno")
+        applies=lambda d, e: (  # only a DeepONet among the operators has an L-BFGS phase
+            d.optim.lbfgs_fraction == 0 and (d.operator is None or _is_deeponet(d))
         ),
         relevance=_data_lbfgs_relevance,
         apply=_data_lbfgs_apply,

@@ -161,9 +161,9 @@ def _docstring(design: Design, title: str | None, rationale: str | None) -> str:
             "regression": "Neural regression",
         }[design.kind]
     )
-    lines = [f'"""{heading}.', "", *_wrap(design.describe()), ""]
+    lines = [f'"""{_docstring_safe(heading)}.', "", *_wrap(design.describe()), ""]
     if rationale:
-        lines += ["Why this design:", "", *_wrap(rationale), ""]
+        lines += ["Why this design:", "", *map(_docstring_safe, _wrap(rationale)), ""]
     notes = method_notes(design)
     if notes:
         lines += ["How it works:", ""]
@@ -176,6 +176,13 @@ def _docstring(design: Design, title: str | None, rationale: str | None) -> str:
         '"""',
     ]
     return "\n".join(lines)
+
+
+def _docstring_safe(text: str) -> str:
+    """One line of free text (a title, a rationale) that cannot end or break the module docstring: control
+    characters become spaces, backslashes and triple quotes are escaped."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:

@@ -238,7 +238,7 @@ def analyze_result(
             if factor >= 1.05:
                 text += f", {factor:.3g}x better than the parent ({parent_score:.3g})"
             elif factor <= 1 / 1.05:
-                text += f", {1 / factor:.3g}x worse than the parent ({parent_score:.3g})"
+                text += f", {score / parent_score:.3g}x worse than the parent ({parent_score:.3g})"
             else:
                 text += f", on par with the parent ({parent_score:.3g})"
         lines.append(text + ".")

@@ -96,7 +96,7 @@ def curve_from_text(text: str) -> CurveSummary:
     """Recover the judgements of :func:`describe_curve` from a result analysis (ours or an LLM's prose)."""
     lowered = (text or "").lower()
     summary = CurveSummary()
-    match = re.search(r"over ([0-9][0-9,]*) steps(?: in ([0-9.]+) s)?", lowered)
+    match = re.search(r"over ([0-9][0-9,]*) steps(?: in ([0-9]+(?:\.[0-9]*)?) s)?", lowered)
     if match:
         summary.steps = int(match.group(1).replace(",", ""))
         summary.seconds = float(match.group(2) or 0.0)
