@@ -764,7 +764,8 @@ class PDE:
             "time": self.time_variable,
         }
         if self.exclude:
-            spatial = [v for v in self.variables if v != self.time_variable]
+            # A box omits time and the periodic variables (it spans them fully); naming them would be rejected.
+            spatial = [v for v in self.variables if v != self.time_variable and v not in self.periodic]
             out["geometry"] = {
                 "exclude": [
                     {name: [float(box[self.index(name), 0]), float(box[self.index(name), 1])] for name in spatial}

@@ -214,6 +214,25 @@ def test_spec_round_trip_keeps_everything(name):
     assert rebuilt.to_spec() == spec
 
 
+def test_spec_round_trip_with_a_periodic_axis_and_an_excluded_box():
+    spec = {
+        "variables": [{"x": [0, 1]}, {"y": [0, 1]}, {"z": [0, 1]}],
+        "unknown": "u",
+        "equation": "u_xx + u_yy + u_zz",
+        "conditions": [{"periodic": "z"}, {"where": "boundary", "value": "0"}],
+        "geometry": {"exclude": [{"x": [0.5, 1], "y": [0, 0.5]}]},
+    }
+    pde = build_pde(spec)
+    normalised = pde.to_spec()
+    assert normalised["geometry"] == {"exclude": [{"x": [0.5, 1.0], "y": [0.0, 0.5]}]}  # no periodic 'z'
+    rebuilt = build_pde(normalised)
+    assert rebuilt.to_spec() == normalised
+    assert rebuilt.periodic == pde.periodic == ("z",)
+    assert len(rebuilt.exclude) == 1
+    np.testing.assert_array_equal(rebuilt.exclude[0], pde.exclude[0])
+    np.testing.assert_array_equal(rebuilt.exclude[0][2], [0.0, 1.0])  # the box spans the periodic axis
+
+
 # --- bad and hostile specs ------------------------------------------------------------------------------------
 def _with(**changes):
     return {**HEAT, **changes}
