@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from problems.solvers.etdrk4 import etdrk4_coefficients, etdrk4_step
+
 SUITE_DIR = Path(__file__).resolve().parent
 BUDGET = {"wall_seconds": 60, "memory_mb": 2048, "device": "cpu", "cpu_threads": 1}
 PI = math.pi
@@ -156,17 +158,6 @@ def solve_reaction_diffusion(
     return x, np.array(out)
 
 
-def _etdrk4_coefficients(linear: np.ndarray, h: float, n_contour: int = 64) -> tuple[np.ndarray, ...]:
-    """ETDRK4 scalars for a diagonal linear operator by contour averaging (Kassam & Trefethen 2005)."""
-    roots = np.exp(1j * np.pi * (np.arange(1, n_contour + 1) - 0.5) / n_contour)
-    z = h * linear[:, None] + roots[None, :]
-    q = h * np.mean((np.exp(z / 2) - 1) / z, axis=1)
-    f1 = h * np.mean((-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, axis=1)
-    f2 = h * np.mean((2 + z + np.exp(z) * (z - 2)) / z**3, axis=1)
-    f3 = h * np.mean((-4 - 3 * z - z**2 + np.exp(z) * (4 - z)) / z**3, axis=1)
-    return np.exp(h * linear / 2), np.exp(h * linear), q, f1, f2, f3
-
-
 def solve_kdv(n: int, dt: float, t_out: np.ndarray, delta: float = KDV_DELTA) -> tuple[np.ndarray, np.ndarray]:
     """``u_t + u u_x + delta u_xxx = 0`` on the periodic [-1, 1), ``u(x, 0) = cos(pi x)``: ``(x, u)``.
 
@@ -178,7 +169,7 @@ def solve_kdv(n: int, dt: float, t_out: np.ndarray, delta: float = KDV_DELTA) ->
     k = PI * modes
     linear = 1j * delta * k**3  # Fourier symbol of -delta d^3/dx^3
     gain = -0.5j * k * (np.abs(modes) < n / 3)
-    e_half, e_full, q, f1, f2, f3 = _etdrk4_coefficients(linear, dt)
+    coefficients = etdrk4_coefficients(linear, dt)
 
     def nonlinear(v: np.ndarray) -> np.ndarray:
         return gain * np.fft.fft(np.real(np.fft.ifft(v)) ** 2)
@@ -187,14 +178,7 @@ def solve_kdv(n: int, dt: float, t_out: np.ndarray, delta: float = KDV_DELTA) ->
     out, step = [], 0
     for target in _output_steps(t_out, dt):
         while step < target:
-            nv = nonlinear(v)
-            a = e_half * v + q * nv
-            na = nonlinear(a)
-            b = e_half * v + q * na
-            nb = nonlinear(b)
-            c = e_half * a + q * (2 * nb - nv)
-            nc = nonlinear(c)
-            v = e_full * v + f1 * nv + 2 * f2 * (na + nb) + f3 * nc
+            v = etdrk4_step(v, nonlinear, coefficients)
             step += 1
         out.append(np.real(np.fft.ifft(v)))
     return x, np.array(out)

@@ -21,18 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _etdrk4_coefficients(linear: np.ndarray, h: float, n_contour: int = 64) -> tuple[np.ndarray, ...]:
-    """ETDRK4 scalars for a diagonal linear operator, by contour averaging (real parts of the means)."""
-    roots = np.exp(1j * np.pi * (np.arange(1, n_contour + 1) - 0.5) / n_contour)
-    z = h * linear[:, None] + roots[None, :]
-    e_half = np.exp(h * linear / 2)
-    e_full = np.exp(h * linear)
-    q = h * np.real(np.mean((np.exp(z / 2) - 1) / z, axis=1))
-    f1 = h * np.real(np.mean((-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3, axis=1))
-    f2 = h * np.real(np.mean((2 + z + np.exp(z) * (-2 + z)) / z**3, axis=1))
-    f3 = h * np.real(np.mean((-4 - 3 * z - z**2 + np.exp(z) * (4 - z)) / z**3, axis=1))
-    return e_half, e_full, q, f1, f2, f3
+from problems.solvers.etdrk4 import etdrk4_coefficients, etdrk4_step
 
 
 def initial(x: np.ndarray) -> np.ndarray:
@@ -83,7 +72,7 @@ def solve_allen_cahn(
     x = x_min + length * np.arange(n_fine) / n_fine
     wavenumbers = 2 * np.pi / length * np.fft.rfftfreq(n_fine, d=1.0 / n_fine)
     linear = reaction - diffusion * wavenumbers**2
-    e_half, e_full, q, f1, f2, f3 = _etdrk4_coefficients(linear, dt)
+    coefficients = etdrk4_coefficients(linear, dt)
 
     def nonlinear(v_hat: np.ndarray) -> np.ndarray:
         u = np.fft.irfft(v_hat, n=n_fine)
@@ -95,14 +84,7 @@ def solve_allen_cahn(
     step = 0
     for index in order:
         while step < steps_at[index]:
-            nv = nonlinear(v)
-            a = e_half * v + q * nv
-            na = nonlinear(a)
-            b = e_half * v + q * na
-            nb = nonlinear(b)
-            c = e_half * a + q * (2 * nb - nv)
-            nc = nonlinear(c)
-            v = e_full * v + nv * f1 + 2 * (na + nb) * f2 + nc * f3
+            v = etdrk4_step(v, nonlinear, coefficients)
             step += 1
         out[index] = np.fft.irfft(v, n=n_fine)[::stride] if steps_at[index] else initial(x[::stride])
     return x[::stride], out
