@@ -5,6 +5,9 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from app.db.artifacts import ArtifactStore
+from app.db.session import Database, upgrade_database
+from sandbox.evaluate import Evaluator
 from tests.postgres import PG_BASE
 
 
@@ -22,3 +25,17 @@ def postgres_url():
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """``(db, store, evaluator, root)``: a migrated SQLite database, an artifact store and a real sandbox
+    evaluator (one warm worker) under a fresh directory ``root``; one per test module."""
+    root = tmp_path_factory.mktemp("campaign")
+    url = f"sqlite:///{root / 'db.sqlite'}"
+    upgrade_database(url)
+    db = Database(url)
+    evaluator = Evaluator(root / "runs", root / "cache", secret_dirs=[root], warm_workers=1)
+    yield db, ArtifactStore(root / "artifacts"), evaluator, root
+    evaluator.close()
+    db.dispose()

@@ -11,25 +11,10 @@ from app.campaigns.engine import CampaignEngine, campaign_summary
 from app.campaigns.report import export_campaign, tree_rows
 from app.campaigns.service import create_campaign
 from app.db import repository as repo
-from app.db.artifacts import ArtifactStore
 from app.db.events import list_events
-from app.db.session import Database, upgrade_database
-from sandbox.evaluate import Evaluator
 from tests.campaigns.scripted_team import ScriptedTeam
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("campaign")
-    url = f"sqlite:///{root / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
-    evaluator = Evaluator(root / "runs", root / "cache", secret_dirs=[root], warm_workers=1)
-    yield db, ArtifactStore(root / "artifacts"), evaluator, root
-    evaluator.close()
-    db.dispose()
 
 
 def run_campaign(world, **overrides):

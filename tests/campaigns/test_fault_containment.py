@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from app.campaigns.config import CampaignConfig
 from app.campaigns.engine import CampaignEngine
 from app.campaigns.report import tree_rows
 from app.campaigns.service import create_campaign
 from app.db import repository as repo
-from app.db.artifacts import ArtifactStore
 from app.db.events import list_events
-from app.db.session import Database, upgrade_database
-from sandbox.evaluate import Evaluator
 from tests.campaigns.scripted_team import ScriptedTeam
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator")
@@ -52,20 +47,8 @@ class FaultyTeam(ScriptedTeam):
         return await super().vote(candidates, k, selector, seed)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    url = f"sqlite:///{root / 'db.sqlite'}"
-    upgrade_database(url)
-    db = Database(url)
-    evaluator = Evaluator(root / "runs", root / "cache", secret_dirs=[root], warm_workers=1)
-    yield db, ArtifactStore(root / "artifacts"), evaluator
-    evaluator.close()
-    db.dispose()
-
-
 def test_role_faults_cost_one_child_one_ballot_one_analysis(world):
-    db, store, evaluator = world
+    db, store, evaluator, _ = world
     config = CampaignConfig(problem=EXAMPLE, iterations=3, parents=2, smoke_seconds=0.5, selectors=3,
                             debug_attempts=1, explore_iterations=1)
     campaign_id = create_campaign(db, config)
@@ -93,7 +76,7 @@ def test_role_faults_cost_one_child_one_ballot_one_analysis(world):
 
 
 def test_a_completed_resume_clears_the_error_of_the_run_that_stopped(world):
-    db, store, evaluator = world
+    db, store, evaluator, _ = world
     campaign_id = create_campaign(db, CampaignConfig(problem=EXAMPLE, iterations=1, parents=1, smoke_seconds=0.5,
                                                      selectors=1))
     with db.session_scope() as s:
