@@ -52,6 +52,10 @@ _HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.MULTILINE)
 # libyaml's loader is ~10x faster than the pure-Python one (it matters when loading thousands of cards).
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: Deepest nesting of mappings/sequences in a card's front matter (cards nest 2 levels). Cards come from the
+#: API too: a deeper one would crash libyaml's recursive composer (a segfault) or, through ``provenance``,
+#: the recursive representer of :func:`render_card` and pydantic's serialiser.
+MAX_FRONT_MATTER_DEPTH = 16
 
 
 class CardError(ValueError):
@@ -111,6 +115,13 @@ class MethodCard(BaseModel):
     def _unique_kinds(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
+    @field_validator("provenance")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _nests_deeper(value, MAX_FRONT_MATTER_DEPTH - 1):  # the front matter is one level above
+            raise ValueError(f"nested deeper than {MAX_FRONT_MATTER_DEPTH - 1} levels")
+        return value
+
     @field_validator("failure_modes", "tags")
     @classmethod
     def _clean_terms(cls, value: list[str]) -> list[str]:
@@ -144,6 +155,41 @@ def _format_validation_error(source: str, error: ValidationError) -> str:
     return f"{source}: " + "; ".join(parts)
 
 
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether dicts/lists/tuples in ``value`` nest deeper than ``limit`` (``{}`` is 1); no recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _check_front_matter(header_text: str, source: str) -> None:
+    """Refuse, from the event stream (which libyaml produces without recursion), front matter nested
+    deeper than :data:`MAX_FRONT_MATTER_DEPTH` or using aliases (which can nest, or repeat, without bound)."""
+    depth = 0
+    try:
+        for event in yaml.parse(header_text, Loader=_YAML_LOADER):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_FRONT_MATTER_DEPTH:
+                    raise CardError(f"{source}: front matter nests deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                raise CardError(f"{source}: front matter uses a YAML alias (*{event.anchor}); write the value out")
+    except yaml.YAMLError as exc:
+        raise CardError(f"{source}: front matter is not valid YAML: {exc}") from exc
+
+
 def _split_sections(body: str) -> list[tuple[str, str]]:
     """``## Heading`` blocks of a markdown body; headings inside fenced code blocks are content."""
     blocks: list[tuple[str, list[str]]] = []
@@ -165,6 +211,7 @@ def parse_card(text: str, source: str = "<text>") -> MethodCard:
     if not match:
         raise CardError(f"{source}: missing YAML front matter (the file must start with a '---' block)")
     header_text, body = match.groups()
+    _check_front_matter(header_text, source)
     try:
         header = yaml.load(header_text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app.api import errors
 from app.api.auth import KeyVerifier
 from app.api.context import ApiContext
+from app.api.json_limits import JsonBodyLimit
 from app.api.limits import BodySizeLimit
 from app.api.metrics import build_registry
 from app.api.problem_store import ProblemStore
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     from app.dashboard import install as install_dashboard
 
     install_dashboard(app)  # the web pages under /ui/ (static files; the data comes from /v1 with the user's key)
+    app.add_middleware(JsonBodyLimit, max_bytes=service.max_body_bytes)  # inside BodySizeLimit, before any parse
     app.add_middleware(BodySizeLimit, default_limit=service.max_body_bytes, upload_limit=service.max_upload_bytes)
     app.add_middleware(_Wrap, wrap=http_metrics.middleware)
     return app

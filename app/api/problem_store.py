@@ -24,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from app.api.errors import ApiError, field_error
+from app.api.json_limits import check_json
 from problems.base import ProblemBudget
 from problems.errors import ProblemValidationError
 from problems.registry import BUILTINS
@@ -31,6 +32,8 @@ from problems.user import UserProblemLimits, load_user_problem
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 _FIELD = re.compile(r"field '([^']+)'")
+#: Longest accepted text of each JSON form field of an upload (the route's ``max_length`` too).
+JSON_FIELD_MAX_CHARS = {"budget": 10_000, "pde": 100_000, "literature": 100_000}
 
 
 def field_of(message: str) -> list[str | int]:
@@ -49,6 +52,7 @@ def field_of(message: str) -> list[str | int]:
 def _json_field(raw: str | None, field: str) -> Any:
     if raw is None or raw == "":
         return None
+    check_json(raw, ["body", field], max_size=JSON_FIELD_MAX_CHARS[field])  # 413/422 before json.loads recurses
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:

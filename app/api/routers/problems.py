@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
 from app.api.errors import AUTH, not_found, responses
-from app.api.problem_store import NAME_PATTERN
+from app.api.problem_store import JSON_FIELD_MAX_CHARS, NAME_PATTERN
 from app.api.schemas import ProblemDetail, ProblemList, ProblemSummary
 from app.db import repository as repo
 from app.db.models import Problem
@@ -92,9 +92,11 @@ def upload(
     description: str = Form(min_length=1, max_length=200_000, description="markdown shown to agents"),
     data: UploadFile = File(description=".npz with the arrays"),
     metric: Literal["rel_l2", "mse"] = Form("rel_l2"),
-    budget: str | None = Form(None, max_length=10_000, description='JSON, e.g. {"wall_seconds": 30}'),
-    pde: str | None = Form(None, max_length=100_000, description="JSON PDE spec (kind pinn only)"),
-    literature: str | None = Form(None, max_length=100_000, description="JSON object of strings"),
+    budget: str | None = Form(None, max_length=JSON_FIELD_MAX_CHARS["budget"],
+                              description='JSON, e.g. {"wall_seconds": 30}'),
+    pde: str | None = Form(None, max_length=JSON_FIELD_MAX_CHARS["pde"], description="JSON PDE spec (kind pinn only)"),
+    literature: str | None = Form(None, max_length=JSON_FIELD_MAX_CHARS["literature"],
+                                  description="JSON object of strings"),
     ctx: ApiContext = Depends(get_ctx),
     principal: Principal = Depends(require_write),
 ) -> ProblemDetail:
