@@ -49,4 +49,61 @@ def tuned_baseline_source(kind: str) -> str:
     return source
 
 
-__all__ = ["BASELINE_BY_KIND", "TUNED_PINN_CONFIG", "baseline_path", "baseline_source", "tuned_baseline_source"]
+# The simple expert baselines for the data-driven kinds: random-feature ridge regression with its family,
+# bandwidth, width and penalty chosen on held-out training data, and, as the trivial reference, the same file
+# with no random features: the best linear (affine) map from the inputs, ridge on the raw inputs / sensors.
+EXPERT_BASELINE_BY_KIND: dict[str, str] = {
+    "regression": "random_feature_ridge.py",
+    "operator": "random_feature_ridge.py",
+}
+LINEAR_MAP_CONFIG = {"features": []}
+
+
+def expert_baseline_path(kind: str) -> Path:
+    """Path of the expert baseline for ``kind`` (``"regression"`` or ``"operator"``)."""
+    try:
+        return _HERE / EXPERT_BASELINE_BY_KIND[kind]
+    except KeyError:
+        raise KeyError(
+            f"no expert baseline for problem kind {kind!r}; known kinds: {sorted(EXPERT_BASELINE_BY_KIND)}"
+        ) from None
+
+
+def with_config(source: str, overrides: dict) -> str:
+    """``source`` with the values of the one-line ``CONFIG`` entries named in ``overrides`` replaced (the
+    trailing comment, if any, is kept)."""
+    lines = source.split("\n")
+    for key, value in overrides.items():
+        prefix = f'    "{key}": '
+        index = next((i for i, line in enumerate(lines) if line.startswith(prefix)), None)
+        if index is None:
+            raise KeyError(f"CONFIG has no one-line entry {key!r}")
+        _, comment_sep, comment = lines[index].partition(",  # ")
+        lines[index] = prefix + repr(value) + "," + (f"  # {comment}" if comment_sep else "")
+    return "\n".join(lines)
+
+
+def expert_baseline_source(kind: str) -> str:
+    """Source of the expert baseline for ``kind``: random-feature ridge regression."""
+    return expert_baseline_path(kind).read_text()
+
+
+def linear_map_source(kind: str) -> str:
+    """Source of the trivial baseline for ``kind``: the best linear map (ridge on the raw inputs / sensor
+    values, the penalty chosen on held-out training data)."""
+    return with_config(expert_baseline_source(kind), LINEAR_MAP_CONFIG)
+
+
+__all__ = [
+    "BASELINE_BY_KIND",
+    "EXPERT_BASELINE_BY_KIND",
+    "LINEAR_MAP_CONFIG",
+    "TUNED_PINN_CONFIG",
+    "baseline_path",
+    "baseline_source",
+    "expert_baseline_path",
+    "expert_baseline_source",
+    "linear_map_source",
+    "tuned_baseline_source",
+    "with_config",
+]
