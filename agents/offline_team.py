@@ -18,7 +18,7 @@ from agents.offline.roles import debug as offline_debug
 from agents.offline.roles import root_design
 from agents.offline.design import Design
 from agents.offline.models import ProposalContext as OfflineContext
-from agents.offline.models import SiblingSummary
+from agents.offline.models import PastChild, SiblingSummary
 from agents.offline.render import render_candidate
 from agents.team import (
     CandidateCode, DataReport, DebateOutcome, Failure, NodeView, Proposal, ProposalContext, TeamMessage,
@@ -37,11 +37,28 @@ def _design(data: dict[str, Any] | None) -> Design | None:
         return None
 
 
+def _bookkeeping(view: NodeView) -> tuple[list[str], dict[str, float]]:
+    """The move ids and knob values a child of this team recorded with its design."""
+    data = view.design or {}
+    changes = [str(c) for c in data.get("_changes") or [] if isinstance(c, str)]
+    knobs = {str(k): float(v) for k, v in ((data.get("_tuning") or {}).get("knobs") or {}).items()
+             if isinstance(v, (int, float))}
+    return changes, knobs
+
+
 def _summary(view: NodeView) -> SiblingSummary:
     design = _design(view.design)
     status = "succeeded" if view.status == "succeeded" else view.status
+    changes, knobs = _bookkeeping(view)
     return SiblingSummary(summary=view.summary or (design.describe() if design else "unknown"),
-                          score=view.score, status=status, key=design.key() if design else None, design=design)
+                          score=view.score, status=status, key=design.key() if design else None, design=design,
+                          changes=changes, knobs=knobs, failure=view.failure, node_id=view.node_id)
+
+
+def _past(view: NodeView) -> PastChild:
+    changes, knobs = _bookkeeping(view)
+    return PastChild(changes=changes, knobs=knobs, score=view.score, parent_score=view.parent_score,
+                     status=view.status)
 
 
 class OfflineTeam:
@@ -73,16 +90,21 @@ class OfflineTeam:
             parent_design=parent_design, parent_score=ctx.parent.score, parent_analysis=ctx.parent.analysis or "",
             parent_failure=ctx.parent.failure, parent_logs=ctx.parent_logs, siblings=siblings, uncles=uncles, card=ctx.card,
             iteration=ctx.iteration, seed=ctx.seed,
+            history=[_past(v) for v in ctx.history if v.parent_id is not None and v.iteration < ctx.iteration],
+            sampler=ctx.knob_sampler,
         )
 
     async def debate(self, ctx: ProposalContext, rounds: int) -> DebateOutcome:
         result = offline_debate(self._context(ctx), rounds=rounds, rng=np.random.default_rng(ctx.seed))
         messages = [TeamMessage(role=m.role, text=m.text, kind=m.kind, round=m.round, model=MODEL)
                     for m in result.messages]
-        final = result.final
+        final, deliberation = result.final, result.deliberation
         design = final.design.model_dump(mode="json")
+        record = {**deliberation.model_dump(mode="json"), "changed": deliberation.changed}
+        tuning = {"sampler": deliberation.sampler, "knobs": deliberation.knobs, "sampled": deliberation.sampled}
         return DebateOutcome(messages=messages, proposal=Proposal(
-            title=final.title, rationale=final.rationale, design={**design, "_changes": list(final.changes)}))
+            title=final.title, rationale=final.rationale, deliberation=record,
+            design={**design, "_changes": list(final.changes), "_tuning": tuning}))
 
     async def engineer(self, ctx: ProposalContext, proposal: Proposal) -> CandidateCode:
         data = {k: v for k, v in (proposal.design or {}).items() if not k.startswith("_")}

@@ -43,6 +43,9 @@ class Proposal(BaseModel):
     title: str
     rationale: str
     design: dict[str, Any] | None = None  # structured form, when the team works in a design space
+    # What the debate decided against the opening plan (opening/final moves, verdict, objections, knob
+    # values): how the engine counts the debates that changed something. None when a team does not say.
+    deliberation: dict[str, Any] | None = None
 
 
 class DebateOutcome(BaseModel):
@@ -92,6 +95,10 @@ class ProposalContext(BaseModel):
     card: dict[str, Any] | None = None  # the retrieved method card, if any
     iteration: int
     seed: int
+    # Every child of earlier iterations (scored, failed or skipped), for teams that learn numbers from the
+    # tree; only earlier iterations, so that a resume sees exactly what the first run saw.
+    history: list[NodeView] = Field(default_factory=list)
+    knob_sampler: str = "tpe"  # how the offline team sets the numbers of a move: 'tpe' or 'fixed'
 
 
 @runtime_checkable

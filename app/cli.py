@@ -186,6 +186,11 @@ def _print_summary(summary: dict[str, Any], as_json: bool, extra: dict[str, Any]
                + (f", {factor:.1f}x better than the root" if factor else ""))
     typer.echo(f"  iterations {summary['iterations']}, evaluations {summary['evaluations']}, "
                f"failures {summary['failures']}, wall {summary['wall_seconds']:.1f} s")
+    debates = summary.get("debates") or {}
+    if debates.get("held"):
+        typer.echo(f"  debates {debates['held']}, {debates['changed_plan']} changed the opening plan "
+                   f"({', '.join(f'{k} {v}' for k, v in sorted(debates['verdicts'].items()))}); "
+                   f"numbers from the sampler in {debates['numbers_sampled']}")
     for key, value in (extra or {}).items():
         typer.echo(f"  {key}: {value}")
 
@@ -221,7 +226,9 @@ def run_cmd(
     concurrency: int = typer.Option(1, "--concurrency", help="Children evaluated in parallel."),
     candidate_seconds: Optional[float] = typer.Option(None, "--candidate-seconds",
                                                       help="Wall budget per candidate (default: the problem's)."),
-    debate_rounds: int = typer.Option(4, "--debate-rounds"),
+    debate_rounds: int = typer.Option(4, "--debate-rounds", help="Proposer/critic rounds; 0: the proposer alone."),
+    knob_sampler: str = typer.Option("tpe", "--knob-sampler",
+                                     help="Numbers of a move: tpe (learned from the tree) or fixed (the rules)."),
     debug_attempts: int = typer.Option(2, "--debug-attempts"),
     smoke_seconds: float = typer.Option(3.0, "--smoke-seconds", help="Cascade smoke-run budget; 0 disables."),
     target_score: Optional[float] = typer.Option(None, "--target-score"),
@@ -245,7 +252,7 @@ def run_cmd(
         config = CampaignConfig(
             problem=problem, iterations=iterations, parents=parents, seed=seed, concurrency=concurrency,
             candidate_seconds=candidate_seconds, debate_rounds=debate_rounds, debug_attempts=debug_attempts,
-            smoke_seconds=smoke_seconds, target_score=target_score, max_wall_seconds=max_wall_seconds,
+            knob_sampler=knob_sampler, smoke_seconds=smoke_seconds, target_score=target_score, max_wall_seconds=max_wall_seconds,
             reeval_seeds=seeds, team=team, providers_file=str(providers) if providers else None,
             max_cost_usd=max_cost_usd, max_tokens=max_tokens,
         )

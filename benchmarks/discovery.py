@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--max-wall", type=float, default=600.0, help="wall-time cap per campaign (s)")
     parser.add_argument("--candidate-seconds", type=float, default=None)
     parser.add_argument("--memory", default="full", choices=["full", "none", "random"])
+    parser.add_argument("--debate-rounds", type=int, default=4, help="0: the proposer alone (debate ablation)")
+    parser.add_argument("--knob-sampler", default="tpe", choices=["tpe", "fixed"])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -46,7 +48,8 @@ def main() -> None:
         for name in [p for p in args.problems.split(",") if p]:
             config = CampaignConfig(problem=name, iterations=args.iterations, parents=args.parents, seed=args.seed,
                                     max_wall_seconds=args.max_wall, candidate_seconds=args.candidate_seconds,
-                                    memory=args.memory)
+                                    memory=args.memory, debate_rounds=args.debate_rounds,
+                                    knob_sampler=args.knob_sampler)
             campaign_id = create_campaign(services.db, config)
             start = time.monotonic()
             summary = run_campaign(services, campaign_id)
@@ -54,8 +57,10 @@ def main() -> None:
             spec = get_problem(name).spec
             rows.append({**summary, "problem": name, "bench_wall_seconds": round(wall, 1),
                          "literature": "; ".join(f"{k}: {v}" for k, v in spec.literature.items())})
+            debates = summary.get("debates") or {}
             print(f"{name}: root {summary['root_score']} -> champion {summary['champion_score']} "
-                  f"({summary['improvement_factor']}) in {wall:.0f}s", file=sys.stderr)
+                  f"({summary['improvement_factor']}) in {wall:.0f}s; debates {debates.get('held')}, "
+                  f"changed {debates.get('changed_plan')}", file=sys.stderr)
     if args.json:
         print(json.dumps({"discovery": rows, "args": vars(args)}, default=str))
         return

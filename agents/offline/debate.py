@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 
 from agents.offline.design import Design
-from agents.offline.models import DebateResult, Message, Proposal, ProposalContext, SiblingSummary
+from agents.offline.knobs import knobs_for, set_knobs
+from agents.offline.models import (
+    DebateResult,
+    Deliberation,
+    Message,
+    PastChild,
+    Proposal,
+    ProposalContext,
+    SiblingSummary,
+)
 from agents.offline.moves import (
     CLOSED_FORM_MOVES,
     MOVES_BY_ID,
@@ -28,6 +37,7 @@ from agents.offline.moves import (
     moves_for_card,
 )
 from agents.offline.signals import curve_from_text, describe_curve, estimated_steps, summarise_curve
+from agents.offline.tuning import KnobSampler, Trial, contrast, objective, recorded_values
 
 # Phrases of Design.describe() that reveal a move, used to tell what a sibling changed.
 MARKERS: dict[str, tuple[str, ...]] = {
@@ -90,6 +100,40 @@ class Option:
     reasons: list[str]
     notes: list[str] = field(default_factory=list)
     noisy: float = 0.0
+
+
+@dataclass
+class Objection:
+    """One point of the critic's case against a chosen move, with the evidence it rests on.
+
+    ``weight`` is how much it lowers the move's standing when the proposer weighs it; ``prefer`` names the
+    move the evidence points to instead; ``numbers`` says the objection is met by the same move with other
+    numbers; ``drop`` asks for the change to be left out altogether."""
+
+    against: str
+    text: str
+    weight: float
+    evidence: str  # tree / failure / cost / analysis / card / attribution
+    prefer: str | None = None
+    numbers: bool = False
+    drop: bool = False
+
+
+def _trials(history: list[PastChild]) -> list[Trial]:
+    """Earlier children as sampler trials: the knobs they used and their improvement over the parent."""
+    out = []
+    for child in history:
+        value = objective(child.score, child.parent_score, child.status)
+        if value is not None and child.knobs:
+            out.append(Trial(params=dict(child.knobs), objective=value))
+    return out
+
+
+def _first_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception|Timeout)\b", line)]
+    line = (errors or lines or ["no reason recorded"])[-1 if errors else 0]
+    return line if len(line) <= 160 else line[:157] + "..."
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -165,11 +209,14 @@ class Proposer:
         self.parent = context.parent_design
         self.options = self._rank()
         self.choice: list[Option] = []
+        self.sampler = KnobSampler(context.sampler, context.seed, _trials(context.history))
+        self.renumber: set[str] = set()  # moves the critic wants tried with other numbers
+        self.knobs: dict[str, dict[str, float]] = {}
+        self.sampled: list[str] = []
 
     # --- ranking ------------------------------------------------------------------------------------------
     def _rank(self) -> list[Option]:
         e, parent = self.evidence, self.parent
-        sibling_moves = [(entry, tried_moves(entry, parent)) for entry in self.context.siblings]
         uncle_moves = [(entry, tried_moves(entry, parent)) for entry in self.context.uncles]
         hints = [(moves, why) for words, moves, why in TEXT_HINTS if any(w in e.parent_text for w in words)]
         options = []
@@ -193,27 +240,9 @@ class Proposer:
                 if move.id in moves:
                     score += 0.8
                     reasons.append(f"the parent's result analysis says {why}")
-            for entry, moves in sibling_moves:
-                if move.id not in moves:
-                    continue
-                if not _ok(entry):
-                    score -= 2.0
-                    notes.append(f"a sibling already tried it and failed ({entry.status})")
-                elif self.context.parent_score is not None and entry.score >= self.context.parent_score:
-                    score -= 1.5
-                    notes.append(
-                        f"a sibling already tried it and got {_fmt(entry.score)}, no better than the parent"
-                    )
-                else:
-                    score -= 0.7
-                    notes.append(f"a sibling is already exploring it ({_fmt(entry.score)})")
-            for entry, moves in uncle_moves:
-                if move.id not in moves:
-                    continue
-                if not _ok(entry):
-                    score -= 0.8
-                    notes.append("an uncle that tried it failed")
-                elif self.context.parent_score is not None and entry.score < self.context.parent_score:
+            for entry, moves in uncle_moves:  # what went wrong in the tree is the critic's case to make
+                if move.id in moves and _ok(entry) and self.context.parent_score is not None \
+                        and entry.score < self.context.parent_score:
                     score += 0.3
                     notes.append(f"it helped an uncle ({_fmt(entry.score)})")
             if not reasons:  # ranked by the card or the tree alone: the messages still need an argument
@@ -262,6 +291,111 @@ class Proposer:
             return False
         return True
 
+    def _partner(self, first: Option, excluded: set[str]) -> Option | None:
+        """The best-supported complement of ``first`` (deterministic: used when re-planning after a critique)."""
+        pool = [
+            o
+            for o in self.options
+            if o is not first
+            and o.move.id not in excluded
+            and o.score >= 1.2
+            and o.move.id not in ("speed_up", "widen")
+            and o.move.id not in first.move.requires
+            and not {o.move.id, first.move.id} <= {"lbfgs", "float64_finish"}
+            and self._compatible(first, o)
+        ]
+        synergic = [o for o in pool if o.move.id in first.move.synergies or first.move.id in o.move.synergies]
+        return (synergic or [None])[0]
+
+    def answer(self, objections: list[Objection]) -> tuple[str, str]:
+        """Weigh the critique and re-plan: (message, verdict). The verdict is ``switched`` (another move
+        now has the better case), ``narrowed`` (a change dropped), ``renumbered`` (same move, other
+        numbers) or ``accepted`` (the case for the plan stands, and the message says why)."""
+        if not self.choice:
+            return "Without a supported move I keep the plan to retune the learning rate.", "accepted"
+        penalty: dict[str, float] = {}
+        support: dict[str, float] = {}
+        for obj in objections:
+            penalty[obj.against] = penalty.get(obj.against, 0.0) + obj.weight
+            if obj.prefer:
+                support[obj.prefer] = support.get(obj.prefer, 0.0) + 0.5 * obj.weight
+
+        def standing(option: Option) -> float:
+            return option.noisy - penalty.get(option.move.id, 0.0) + support.get(option.move.id, 0.0)
+
+        first = self.choice[0]
+        against_first = [o for o in objections if o.against == first.move.id]
+        best = max(self.options, key=standing)
+        parts: list[str] = []
+        if best is not first and standing(best) > standing(first):
+            why = "; ".join(o.text for o in against_first[:2]) or "the critique weakens it most"
+            parts.append(
+                f"The critic is right: {why}. I withdraw '{first.move.title}' "
+                f"(standing {standing(first):.1f} after the critique) and switch to '{best.move.title}' "
+                f"({standing(best):.1f}), because {best.reasons[0]}."
+            )
+            tried = {o.against for o in objections if o.drop or o.weight >= 1.5}
+            partner = self._partner(best, tried | {first.move.id})
+            self.choice = [best] + ([partner] if partner is not None else [])
+            if partner is not None:
+                parts.append(f"I pair it with '{partner.move.title}': {partner.reasons[0]}.")
+            return " ".join(parts), "switched"
+        verdict = "accepted"
+        dropped = [o for o in objections if o.drop and len(self.choice) > 1 and o.against == self.choice[1].move.id]
+        if dropped:
+            removed = self.choice.pop()
+            parts.append(f"Agreed, I drop '{removed.move.title}': {dropped[0].text}.")
+            verdict = "narrowed"
+        renumber = [o for o in objections if o.numbers and o.against in {c.move.id for c in self.choice}]
+        renumber = [o for o in renumber if knobs_for(o.against)]
+        if renumber:
+            for obj in renumber:
+                self.renumber.add(obj.against)
+            parts.append(
+                f"I keep '{first.move.title}' but not its numbers: {renumber[0].text}, so this child tries "
+                "other values of "
+                + ", ".join(k.name for k in knobs_for(renumber[0].against))
+                + " and the tree learns which work."
+            )
+            verdict = "renumbered" if verdict == "accepted" else verdict
+        if verdict == "accepted":
+            if against_first:
+                parts.append(
+                    f"I weighed the objection ({against_first[0].text}) but keep '{first.move.title}': "
+                    f"its case ({standing(first):.1f} after the critique) still beats the alternatives "
+                    f"(best: '{best.move.title}' if I set it aside) because {first.reasons[0]}."
+                    if best is first
+                    else f"I keep '{first.move.title}': {first.reasons[0]}."
+                )
+            elif first.score >= 1.0:
+                parts.append(
+                    f"I keep '{first.move.title}' as the core of the proposal; it addresses the most specific "
+                    "weakness the evidence shows."
+                )
+            else:
+                parts.append(
+                    f"The evidence for any change is thin here; '{first.move.title}' is an exploratory probe, "
+                    "cheap to evaluate, and its outcome tells us whether this direction is worth more."
+                )
+        return " ".join(parts), verdict
+
+    def choose_numbers(self) -> None:
+        """The numbers of each chosen move: the sampler's proposal from the tree, or the move's rule; where
+        the critic asked for other numbers and the proposal repeats one already tried, values away from
+        those tried."""
+        self.knobs, self.sampled = {}, []
+        relatives = self.context.siblings + self.context.uncles
+        for option in self.choice:
+            move_id = option.move.id
+            values = self.sampler.suggest(move_id)
+            if values:
+                self.sampled.append(move_id)
+            if move_id in self.renumber:
+                tried = [r.knobs for r in relatives if move_id in r.changes and r.knobs]
+                if not values or any(_close(values, t, move_id) for t in tried or [{}]):
+                    values = contrast(move_id, tried)
+            self.knobs[move_id] = values
+
     # --- messages -----------------------------------------------------------------------------------------
     def opening(self) -> str:
         c, e = self.context, self.evidence
@@ -308,39 +442,16 @@ class Proposer:
             )
         return " ".join(lines)
 
-    def respond(self, objections: list[str], drop_second: bool) -> str:
-        if not self.choice:
-            return "Without a supported move I keep the plan to retune the learning rate."
-        parts = []
-        if objections:
-            parts.append("Taking the critique on board: " + objections[0].rstrip(".") + ".")
-        if drop_second and len(self.choice) > 1:
-            dropped = self.choice.pop()
-            parts.append(f"I drop '{dropped.move.title}' so that the result is attributable to one idea.")
-        first = self.choice[0]
-        if first.score >= 1.0:
-            parts.append(
-                f"I keep '{first.move.title}' as the core of the proposal; it addresses the most specific "
-                "weakness the evidence shows."
-            )
-        else:
-            parts.append(
-                f"The evidence for any change is thin here; '{first.move.title}' is an exploratory probe, cheap "
-                "to evaluate, and its outcome tells us whether this direction is worth more."
-            )
-        if len(self.choice) > 1:
-            parts.append(
-                f"'{self.choice[1].move.title}' stays as a complement: the two address different parts of "
-                "the failure."
-            )
-        return " ".join(parts)
-
     def plan(self) -> tuple[Design, str]:
         design = self.parent
         applied = []
         for option in self.choice:
             design = option.move.apply(design, self.evidence)
-            applied.append(option.move.title)
+            values = self.knobs.get(option.move.id) or {}
+            design = set_knobs(design, option.move.id, values)
+            numbers = ", ".join(f"{k} x{v:.2g}" if not _absolute(option.move.id, k) else f"{k} {v:.2g}"
+                                for k, v in values.items())
+            applied.append(option.move.title + (f" ({numbers})" if numbers else ""))
         if not self.choice and is_closed_form(design):
             assert design.operator is not None
             design = design.evolve(operator={"ridge": min(1e3, max(1e-12, design.operator.ridge * 10))})
@@ -366,54 +477,174 @@ class Critic:
     def __init__(self, context: ProposalContext) -> None:
         self.context = context
         self.evidence = _evidence(context)
+        self.vetoed: set[str] = set()  # moves the tree showed failing here: not re-added as prerequisites
+        self.sampler: KnobSampler | None = None  # the proposer's, so amendments get learned numbers too
+        self.knobs: dict[str, dict[str, float]] = {}  # values used for the amendments' knobs
 
-    def critique(self, choice: list[Option]) -> tuple[str, list[str], bool]:
-        """Text, objections (first is the main one), and whether the second change should go."""
+    def review(self, choice: list[Option], options: list[Option]) -> tuple[str, list[Objection]]:
+        """The critique: the known risks, and objections from the evidence that the proposer must answer.
+
+        The evidence: siblings and uncles that applied the same move (and how they scored or why they
+        failed), the cost of the plan against the budget, the parent's result analysis, and the retrieved
+        card. Each objection lowers the move's standing and may name the move the evidence prefers."""
         if not choice:
-            return "With nothing specific to try, a learning-rate retune is at least cheap.", [], False
-        objections: list[str] = []
-        parts = []
+            return "With nothing specific to try, a learning-rate retune is at least cheap.", []
+        objections: list[Objection] = []
+        for option in choice:
+            objections += self._tree_objections(option)
         first = choice[0]
-        if first.move.risks:
-            parts.append(f"A known failure mode of '{first.move.title}': {first.move.risks[0]}.")
-        if first.move.id == "temporal_features" and self.context.parent_design.optim.lbfgs_fraction == 0:
-            objection = (
-                "features alone will not do it with Adam in this budget; the residual landscape stays "
-                "ill-conditioned, so the plan needs a quasi-Newton phase"
-            )
-            objections.append(objection)
-            parts.append(f"I doubt {objection}.")
-        if first.notes:
-            parts.append("The tree already has information on it: " + "; ".join(first.notes) + ".")
-        drop_second = False
+        objections += self._cost_objections(first, options)
+        objections += self._analysis_objections(first, options)
+        objections += self._card_objections(first, options)
         if len(choice) > 1:
             second = choice[1]
             if second.score < 1.0 or second.score < first.score - 2.0:
-                drop_second = True
-                objections.append(f"'{second.move.title}' is much less supported than '{first.move.title}'")
-                parts.append(
-                    f"'{second.move.title}' is weakly supported by comparison; changing two things at once "
-                    "also makes the outcome harder to attribute."
+                objections.append(
+                    Objection(
+                        second.move.id,
+                        f"'{second.move.title}' is much less supported than '{first.move.title}', and two "
+                        "changes at once make the outcome hard to attribute",
+                        0.0,
+                        "attribution",
+                        drop=True,
+                    )
                 )
-            elif second.move.risks:
-                parts.append(f"On '{second.move.title}': {second.move.risks[0]}.")
-        curve = self.evidence.curve
-        if curve.steps:
-            spent = f" in {curve.seconds:.0f} s" if curve.seconds else ""
+        self.vetoed |= {o.against for o in objections if o.evidence == "failure" and o.weight >= 2.0}
+        parts = []
+        if first.move.risks:
+            parts.append(f"A known failure mode of '{first.move.title}': {first.move.risks[0]}.")
+        if objections:
             parts.append(
-                f"Keep in mind the parent ran {curve.steps} steps{spent}; anything that makes a step more "
-                "expensive costs convergence."
+                "I object: "
+                + " ".join(f"({i}) {_capitalise(o.text)}." for i, o in enumerate(objections, 1))
             )
-        if not objections and not parts:
+            alternatives = [o.prefer for o in objections if o.prefer]
+            if alternatives:
+                parts.append(f"The evidence points to '{MOVES_BY_ID[alternatives[0]].title}' instead.")
+            heavy = sum(o.weight for o in objections if o.against == first.move.id)
+            if heavy >= 1.5:
+                parts.append(f"As it stands I would reject '{first.move.title}'.")
+        elif len(choice) > 1 and choice[1].move.risks:
+            parts.append(f"On '{choice[1].move.title}': {choice[1].move.risks[0]}.")
+        if not parts:
             parts.append("I have no objection to the direction.")
-        return " ".join(parts), objections, drop_second
+        return " ".join(parts), objections
 
-    def second_look(self, choice: list[Option]) -> str:
+    def _tree_objections(self, option: Option) -> list[Objection]:
+        """What siblings (same parent) and uncles (the parent's siblings) showed about this move: the
+        proposer argues from the problem, the critic from what the tree already tried."""
+        c, move = self.context, option.move
+        tunable = bool(knobs_for(move.id))
+        out: list[Objection] = []
+        for entry, kin in [(s, "sibling") for s in c.siblings] + [(u, "uncle") for u in c.uncles]:
+            if move.id not in tried_moves(entry, c.parent_design):
+                continue
+            label = f"{kin} #{entry.node_id}" if entry.node_id is not None else f"a {kin}"
+            sibling = kin == "sibling"
+            if entry.status == "failed":
+                out.append(Objection(
+                    move.id, f"{label} applied '{move.title}' and failed ({_first_line(entry.failure)})",
+                    2.0 if sibling else 0.8, "failure"))
+            elif entry.status == "skipped_duplicate":
+                out.append(Objection(move.id, f"{label} proposed the same design already", 1.0, "tree",
+                                     numbers=tunable))
+            elif not _ok(entry) or not sibling:
+                continue
+            elif c.parent_score is not None and entry.score >= c.parent_score:
+                out.append(Objection(
+                    move.id, f"{label} applied '{move.title}' and got {_fmt(entry.score)}, no better than the "
+                    f"parent's {_fmt(c.parent_score)}", 1.5, "tree", numbers=tunable))
+            else:
+                out.append(Objection(
+                    move.id, f"{label} already explores '{move.title}' ({_fmt(entry.score)}); a second child "
+                    "with the same change tells us little", 0.7, "tree", numbers=tunable))
+        return out
+
+    def _cost_objections(self, first: Option, options: list[Option]) -> list[Objection]:
+        """A move that makes each step so much dearer that the plan cannot converge in the budget."""
+        c, e = self.context, self.evidence
+        facts = dict(c.data_analysis.facts)
+        if is_closed_form(c.parent_design):
+            return []
+        try:
+            after = first.move.apply(c.parent_design, e)
+        except ValueError:
+            return []
+        before_steps = estimated_steps(c.parent_design, facts, c.budget_seconds)
+        after_steps = estimated_steps(after, facts, c.budget_seconds)
+        floor = 1500 if after.optim.lbfgs_fraction else 3000
+        if after_steps >= floor or after_steps >= 0.7 * before_steps:
+            return []
+        cheaper = [
+            o
+            for o in options
+            if o is not first
+            and o.score >= first.score - 1.5
+            and _steps_after(o, c.parent_design, e, facts, c.budget_seconds) >= max(floor, after_steps * 1.5)
+        ]
+        return [
+            Objection(
+                first.move.id,
+                f"'{first.move.title}' cuts the budget to ~{after_steps} loss evaluations (the parent had "
+                f"~{before_steps}; a PINN or network fit wants at least {floor})",
+                1.0,
+                "cost",
+                prefer=cheaper[0].move.id if cheaper else None,
+                numbers=bool(knobs_for(first.move.id)),
+            )
+        ]
+
+    def _analysis_objections(self, first: Option, options: list[Option]) -> list[Objection]:
+        """The parent's result analysis names a weakness that the plan does not address but another move does."""
+        text = self.evidence.parent_text
+        out = []
+        for words, moves, why in TEXT_HINTS:
+            if not any(w in text for w in words) or first.move.id in moves:
+                continue
+            fits = [o for o in options if o.move.id in moves and o is not first]
+            if fits:
+                out.append(
+                    Objection(
+                        first.move.id,
+                        f"the parent's result analysis says {why}, which '{first.move.title}' does not address",
+                        0.9,
+                        "analysis",
+                        prefer=fits[0].move.id,
+                    )
+                )
+                break
+        return out
+
+    def _card_objections(self, first: Option, options: list[Option]) -> list[Objection]:
+        """The retrieved card describes an applicable method that nobody in this family has tried."""
+        e, c = self.evidence, self.context
+        if not e.card_moves or first.move.id in e.card_moves:
+            return []
+        tried = set().union(*(tried_moves(r, c.parent_design) for r in c.siblings)) if c.siblings else set()
+        fits = [o for o in options if o.move.id in e.card_moves and o.move.id not in tried]
+        if not fits:
+            return []
+        title = (c.card or {}).get("title") or (c.card or {}).get("id") or "the retrieved card"
+        return [
+            Objection(
+                first.move.id,
+                f"the retrieved card '{title}' describes '{fits[0].move.title}', which this branch has not tried",
+                0.5,
+                "card",
+                prefer=fits[0].move.id,
+            )
+        ]
+
+    def second_look(self, choice: list[Option], verdict: str = "accepted") -> str:
         if not choice:
             return "Agreed."
         first = choice[0]
         extra = first.move.risks[1] if len(first.move.risks) > 1 else None
-        text = f"Agreed on '{first.move.title}'."
+        text = {
+            "switched": f"The switch to '{first.move.title}' answers my objection.",
+            "renumbered": f"Trying '{first.move.title}' with other numbers is a fair test of it.",
+            "narrowed": f"With '{first.move.title}' alone the outcome is attributable.",
+        }.get(verdict, f"Agreed on '{first.move.title}'.")
         if extra:
             text += f" One more thing to watch: {extra}."
         if self.evidence.parent_score is not None and self.evidence.parent_score > 0.5:
@@ -432,6 +663,12 @@ class Critic:
             for needed in MOVES_BY_ID[move_id].requires:
                 if needed in chosen or needed in amendments:
                     continue
+                if needed in self.vetoed:
+                    notes.append(
+                        f"'{MOVES_BY_ID[move_id].title}' usually wants '{MOVES_BY_ID[needed].title}' as well, "
+                        "but a sibling failed with it, so I leave it out."
+                    )
+                    continue
                 move = MOVES_BY_ID[needed]
                 if not move.applies(design, e):
                     continue
@@ -444,7 +681,7 @@ class Critic:
                     )
                     amendments.append(needed)
                 elif needed == "lbfgs" and (e.oscillatory or e.stiff):
-                    design = move.apply(design, e)
+                    design = self._tuned("lbfgs", move.apply(design, e))
                     notes.append(
                         f"For '{MOVES_BY_ID[move_id].title}' to pay off the optimiser must converge, and "
                         "in this oscillatory/stiff regime Adam does not get there within the budget; I add an "
@@ -453,6 +690,12 @@ class Critic:
                     )
                     amendments.append(needed)
         return design
+
+    def _tuned(self, move_id: str, design: Design) -> Design:
+        """An amendment's numbers: the sampler's proposal from the tree where it has one."""
+        values = self.sampler.suggest(move_id) if self.sampler is not None else {}
+        self.knobs[move_id] = values
+        return set_knobs(design, move_id, values)
 
     def feasibility(self, design: Design, chosen: list[str]) -> tuple[Design, str, list[str]]:
         """Check the plan against the budget and known pitfalls; return the amended design and the notes."""
@@ -466,7 +709,7 @@ class Critic:
             design = self._prerequisites(design, chosen, notes, amendments)
             adam_steps = estimated_steps(design, facts, c.budget_seconds)
             if design.optim.lbfgs_fraction == 0 and "lbfgs" not in amendments and adam_steps < 20_000:
-                design = MOVES_BY_ID["lbfgs"].apply(design, e)
+                design = self._tuned("lbfgs", MOVES_BY_ID["lbfgs"].apply(design, e))
                 notes.append(
                     f"Adam would get only ~{adam_steps} steps here, while PINN losses typically need tens of "
                     f"thousands; I add an L-BFGS phase for {design.optim.lbfgs_fraction:.0%} of the time, on "
@@ -550,47 +793,68 @@ class Critic:
 def debate(
     context: ProposalContext, rounds: int = 4, rng: np.random.Generator | int | None = None
 ) -> DebateResult:
-    """Run the proposer/critic debate and return its messages and final proposal.
+    """Run the proposer/critic debate and return its messages, final proposal and what it decided.
 
-    ``rounds`` >= 1: ``rounds - 2`` reasoning rounds (proposer, then critic), one plan round with the
-    critic's feasibility check, and one final proposal (fewer rounds drop the reasoning first, then the plan).
-    ``rng`` (a Generator or a seed; default: the context's seed and iteration) makes the choice reproducible.
+    ``rounds`` >= 3: the opening and the critique, the proposer's answer (which may switch the move, drop
+    a change or ask for other numbers) and the critic's second look, ``rounds - 4`` further exchanges, one
+    plan round with the critic's feasibility check, and the final proposal. ``rounds`` 2: plan and
+    feasibility only; 1: the final proposal after a silent feasibility check; 0: the proposer alone (no
+    critic at all), the ablation of the debate. ``rng`` (a Generator or a seed; default: the context's
+    seed and iteration) makes the choice reproducible.
     """
-    if rounds < 1:
-        raise ValueError("a debate needs at least one round")
+    if rounds < 0:
+        raise ValueError("a debate cannot have a negative number of rounds")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng if rng is not None else [context.seed, context.iteration])
     proposer, critic = Proposer(context, rng), Critic(context)
+    critic.sampler = proposer.sampler
     choice = proposer.choose()
+    opening = [o.move.id for o in choice]
     messages: list[Message] = []
+    verdict, objections = ("no_critic" if rounds == 0 else "accepted"), []
     reasoning_rounds = max(0, rounds - 2)
     number = 0
     for index in range(reasoning_rounds):
         number += 1
         if index == 0:
             messages.append(Message(role="proposer", round=number, kind="reasoning", text=proposer.opening()))
-            text, objections, drop = critic.critique(choice)
+            text, objections = critic.review(choice, proposer.options)
             messages.append(Message(role="critic", round=number, kind="critique", text=text))
-        else:
-            messages.append(
-                Message(
-                    role="proposer", round=number, kind="reasoning", text=proposer.respond(objections, drop)
-                )
-            )
+        elif index == 1:
+            text, verdict = proposer.answer(objections)
+            messages.append(Message(role="proposer", round=number, kind="reasoning", text=text))
             choice = proposer.choice
             messages.append(
-                Message(role="critic", round=number, kind="critique", text=critic.second_look(choice))
+                Message(role="critic", round=number, kind="critique", text=critic.second_look(choice, verdict))
             )
+        else:  # further rounds: the critic re-examines the new plan; the proposer answers only new points
+            text, more = critic.review(choice, proposer.options)
+            fresh = [o for o in more if o.text not in {x.text for x in objections}]
+            objections += fresh
+            if not fresh:
+                break
+            messages.append(Message(role="critic", round=number, kind="critique", text=text))
+            answer, again = proposer.answer(fresh)
+            verdict = again if again != "accepted" else verdict
+            choice = proposer.choice
+            messages.append(Message(role="proposer", round=number, kind="reasoning", text=answer))
+    if reasoning_rounds == 1:  # the critique was heard; the answer comes with the plan
+        _, verdict = proposer.answer(objections)
+        choice = proposer.choice
+    proposer.choose_numbers()
     design, plan_text = proposer.plan()
     amendments: list[str] = []
     feasibility = ""
+    chosen = [o.move.id for o in choice]
     if rounds >= 2:
         number += 1
         messages.append(Message(role="proposer", round=number, kind="plan", text=plan_text))
-        design, feasibility, amendments = critic.feasibility(design, [o.move.id for o in choice])
+        design, feasibility, amendments = critic.feasibility(design, chosen)
         messages.append(Message(role="critic", round=number, kind="feasibility", text=feasibility))
+    elif rounds == 1:
+        design, feasibility, amendments = critic.feasibility(design, chosen)
     else:
-        design, feasibility, amendments = critic.feasibility(design, [o.move.id for o in choice])
+        design, amendments = _distinct(context, design)
     number += 1
     final = _final_proposal(context, proposer, design, amendments, feasibility)
     messages.append(
@@ -601,7 +865,38 @@ def debate(
             text=f"{final.title}. {final.rationale} Final design: {design.describe()}.",
         )
     )
-    return DebateResult(messages=messages, final=final)
+    numbers = {**{o.move.id: proposer.knobs.get(o.move.id) or {} for o in choice},
+               **{m: v for m, v in critic.knobs.items() if m in amendments}}
+    fields = {
+        knob.path: float(getattr(getattr(design, knob.path.split(".")[0]), knob.path.split(".")[1]))
+        for move_id in numbers
+        for knob in knobs_for(move_id)
+    }
+    used: dict[str, float] = {}
+    for move_id, values in numbers.items():
+        used.update(recorded_values(move_id, values, fields))
+    sampled = list(proposer.sampled) + [m for m in numbers if m not in proposer.knobs and numbers[m]]
+    if verdict == "accepted" and sorted(opening) != sorted(chosen):
+        verdict = "switched"
+    deliberation = Deliberation(
+        opening=opening,
+        final=chosen,
+        verdict=verdict,  # type: ignore[arg-type]
+        objections=[o.text for o in objections],
+        amendments=amendments,
+        knobs=used,
+        sampler=context.sampler,
+        sampled=sampled,
+    )
+    return DebateResult(messages=messages, final=final, deliberation=deliberation)
+
+
+def _distinct(context: ProposalContext, design: Design) -> tuple[Design, list[str]]:
+    """Without a critic the proposer still avoids re-proposing an evaluated design."""
+    known = {context.parent_design.key()} | {s.key for s in context.siblings + context.uncles if s.key}
+    if design.key() in known:
+        return design.evolve(optim={"lr": design.optim.lr * 0.7}), ["distinct"]
+    return design, []
 
 
 def _final_proposal(
@@ -658,6 +953,26 @@ def _strength(score: float) -> str:
 
 def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _steps_after(option: Option, parent: Design, e: Evidence, facts: dict[str, Any], budget: float) -> int:
+    try:
+        return estimated_steps(option.move.apply(parent, e), facts, budget)
+    except ValueError:
+        return 0
+
+
+def _absolute(move_id: str, name: str) -> bool:
+    return any(k.absolute for k in knobs_for(move_id) if k.name == name)
+
+
+def _close(values: dict[str, float], tried: dict[str, float], move_id: str) -> bool:
+    """Whether sampled values are within ~15% (per knob) of values a relative already used."""
+    for knob in knobs_for(move_id):
+        mine, theirs = values.get(knob.name, knob.default), tried.get(knob.param(move_id), knob.default)
+        if theirs <= 0 or abs(mine / theirs - 1.0) > 0.15:
+            return False
+    return True
 
 
 __all__ = ["Critic", "Proposer", "debate", "design_diff", "tried_moves"]

@@ -31,9 +31,29 @@ class Proposal(BaseModel):
     changes: list[str] = Field(default_factory=list, description="ids of the moves and amendments applied")
 
 
+class Deliberation(BaseModel):
+    """What the debate decided, against what the proposer opened with: the record that says whether the
+    critic changed anything (a switch of move, a dropped second change, other numbers)."""
+
+    opening: list[str] = Field(default_factory=list, description="move ids of the opening proposal")
+    final: list[str] = Field(default_factory=list, description="move ids of the final proposal")
+    verdict: Literal["accepted", "switched", "renumbered", "narrowed", "no_critic"] = "accepted"
+    objections: list[str] = Field(default_factory=list, description="the critic's objections, one line each")
+    amendments: list[str] = Field(default_factory=list, description="feasibility amendments (L-BFGS, shrink...)")
+    knobs: dict[str, float] = Field(default_factory=dict, description="'move.knob' -> value used")
+    sampler: str = "fixed"
+    sampled: list[str] = Field(default_factory=list, description="move ids whose numbers the sampler chose")
+
+    @property
+    def changed(self) -> bool:
+        """The critique changed the plan: another move, one change fewer, or other numbers."""
+        return self.verdict in ("switched", "renumbered", "narrowed")
+
+
 class DebateResult(BaseModel):
     messages: list[Message]
     final: Proposal
+    deliberation: Deliberation = Field(default_factory=Deliberation)
 
 
 class SiblingSummary(BaseModel):
@@ -45,6 +65,19 @@ class SiblingSummary(BaseModel):
     key: str | None = None
     changes: list[str] = Field(default_factory=list, description="move ids, when known")
     design: Design | None = None
+    failure: str | None = Field(None, description="why it failed (error and traceback), when it did")
+    knobs: dict[str, float] = Field(default_factory=dict, description="'move.knob' -> value it used")
+    node_id: int | None = None
+
+
+class PastChild(BaseModel):
+    """An earlier child of this campaign, for the knob sampler: what it applied and how it did."""
+
+    changes: list[str] = Field(default_factory=list)
+    knobs: dict[str, float] = Field(default_factory=dict)
+    score: float | None = None
+    parent_score: float | None = None
+    status: str = "succeeded"
 
 
 class ProposalContext(BaseModel):
@@ -69,3 +102,5 @@ class ProposalContext(BaseModel):
     card: dict[str, Any] | None = None
     iteration: int = 1
     seed: int = 0
+    history: list[PastChild] = Field(default_factory=list, description="earlier iterations' children")
+    sampler: str = Field("tpe", description="knob sampler: 'tpe' (Optuna) or 'fixed' (the moves' rules)")

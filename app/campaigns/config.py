@@ -18,7 +18,9 @@ class CampaignConfig(BaseModel):
     explore_iterations: int = Field(1, ge=0, description="early iterations that mutate every scored node")
     max_children: int = Field(4, ge=1, description="a node with this many children is no longer eligible")
     selectors: int = Field(3, ge=1, le=15, description="ensemble size for parent votes")
-    debate_rounds: int = Field(4, ge=1, le=12)
+    debate_rounds: int = Field(4, ge=0, le=12, description="proposer/critic rounds; 0 = the proposer alone")
+    knob_sampler: Literal["tpe", "fixed"] = Field(
+        "tpe", description="numbers of a move: Optuna TPE over this campaign's scored nodes, or the move's rule")
     debug_attempts: int = Field(2, ge=0, le=10)
     novelty_retries: int = Field(2, ge=0, le=10, description="new proposals asked for when one duplicates a node")
     concurrency: int = Field(1, ge=1, le=64, description="children evaluated in parallel")

@@ -482,7 +482,7 @@ class CampaignEngine:
         return chosen
 
     def _context(self, campaign_id: str, problem: Any, data: DataReport, parent_id: int, iteration: int,
-                 seed: int) -> ProposalContext:
+                 seed: int, knob_sampler: str = "tpe") -> ProposalContext:
         with self.db.session_scope(readonly=True) as s:
             nodes, children = _load_tree(s, campaign_id)
             full = repo.get_node(s, parent_id)
@@ -500,11 +500,13 @@ class CampaignEngine:
                 if uncle != grand.id:
                     relatives.append(_view(nodes[uncle], len(children.get(uncle, []))))
         grand_score = grand.score if grand else None
+        history = [_view(n, len(children.get(n.id, [])), nodes[n.parent_id].score if n.parent_id in nodes else None)
+                   for n in nodes.values() if n.iteration < iteration and n.status in TERMINAL]
         return ProposalContext(
             problem=self._problem_view, data=data,
             parent=_view(parent, len(children.get(parent_id, [])), grand_score),
             parent_code=code, parent_logs=_records(curves), relatives=relatives, iteration=iteration,
-            seed=seed,
+            seed=seed, history=history, knob_sampler=knob_sampler,
         )
 
     async def _grow_child(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
@@ -520,7 +522,7 @@ class CampaignEngine:
 
     async def _propose_and_run(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
                                parent_id: int, iteration: int, seed: int) -> str:
-        ctx = self._context(campaign_id, problem, data, parent_id, iteration, seed)
+        ctx = self._context(campaign_id, problem, data, parent_id, iteration, seed, config.knob_sampler)
         try:
             with self._speaking(campaign_id, iteration, parent_id=parent_id):
                 card, choice = await self._retrieve(ctx)
@@ -577,8 +579,11 @@ class CampaignEngine:
 
     @staticmethod
     def _proposal_record(proposal: Proposal, card: dict[str, Any] | None) -> dict[str, Any]:
-        return {"title": proposal.title, "summary": proposal.title, "rationale": proposal.rationale,
-                "design": proposal.design, "card": (card or {}).get("id")}
+        record = {"title": proposal.title, "summary": proposal.title, "rationale": proposal.rationale,
+                  "design": proposal.design, "card": (card or {}).get("id")}
+        if proposal.deliberation is not None:
+            record["debate"] = proposal.deliberation
+        return record
 
     # -- evaluation ---------------------------------------------------------------------------------------
     async def _evaluate_pending(self, campaign_id: str, config: CampaignConfig, problem: Any, data: DataReport,
@@ -861,7 +866,27 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
             "error": campaign.error,
             "champion_reeval": (champion.metrics or {}).get("reeval") if champion else None,
             "created_at": campaign.created_at.isoformat() if campaign.created_at else None,
+            "debates": debate_counts(s, campaign_id),
         }
+
+
+def debate_counts(s: Any, campaign_id: str) -> dict[str, Any]:
+    """How many debates were held and how many changed the opening plan (switched the move, dropped a
+    change, or asked for other numbers), by verdict; plus the children whose numbers a sampler chose.
+    Only teams that report their deliberation are counted (the LLM team's debate is free text)."""
+    rows = s.execute(select(Node.proposal).where(Node.campaign_id == campaign_id, Node.parent_id.is_not(None)))
+    held = changed = sampled = 0
+    verdicts: dict[str, int] = {}
+    for (proposal,) in rows:
+        record = (proposal or {}).get("debate")
+        if not isinstance(record, dict):
+            continue
+        held += 1
+        verdict = str(record.get("verdict", "accepted"))
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        changed += bool(record.get("changed"))
+        sampled += bool(record.get("sampled"))
+    return {"held": held, "changed_plan": changed, "verdicts": verdicts, "numbers_sampled": sampled}
 
 
 # A provider refusing requests for these reasons is fixed outside the campaign (a key, credits, access, a

@@ -61,8 +61,12 @@ def test_debate_has_the_configured_rounds(analyses, specs) -> None:
     assert [m.kind for m in debate(context("allen_cahn1d", analyses, specs), rounds=1).messages] == [
         "proposal"
     ]
+    alone = debate(context("allen_cahn1d", analyses, specs), rounds=0, rng=np.random.default_rng(0))
+    assert [m.kind for m in alone.messages] == ["proposal"]
+    assert alone.deliberation.verdict == "no_critic" and not alone.deliberation.changed
+    assert alone.deliberation.amendments in ([], ["distinct"])  # no critic: no L-BFGS forced, no shrink
     with pytest.raises(ValueError):
-        debate(context("allen_cahn1d", analyses, specs), rounds=0)
+        debate(context("allen_cahn1d", analyses, specs), rounds=-1)
 
 
 @pytest.mark.parametrize(
