@@ -146,6 +146,130 @@ def find_jumps(x: np.ndarray, y: np.ndarray) -> list[dict[str, float]]:
     return jumps
 
 
+def neighbour_pairs(z: np.ndarray, neighbours: int = 8, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i < j) of the ``neighbours``-nearest-neighbour graph of the rows of ``z`` (each pair once)."""
+    n = len(z)
+    k = min(neighbours, n - 1)
+    if k < 1:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    squared = np.sum(z * z, axis=1)
+    rows, cols = [], []
+    for start in range(0, n, chunk):
+        block = z[start : start + chunk]
+        distance = squared[start : start + chunk, None] - 2.0 * block @ z.T + squared[None, :]
+        distance[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf  # not its own neighbour
+        nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+        rows.append(np.repeat(np.arange(start, start + len(block)), k))
+        cols.append(nearest.reshape(-1))
+    i, j = np.concatenate(rows), np.concatenate(cols)
+    low, high = np.minimum(i, j), np.maximum(i, j)
+    unique = np.unique(low * n + high)
+    return unique // n, unique % n
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def find_axis_jumps(x: np.ndarray, y: np.ndarray, max_jumps: int = 3) -> list[dict[str, float]]:
+    """Discontinuities of scattered samples in d >= 2 inputs across axis-aligned planes ``x_k = c``.
+
+    The samples are joined to their 8 nearest neighbours (in standardised inputs). For a plane ``x_k = c``,
+    the pairs it cuts differ by the jump wherever the jump runs along the whole plane, while pairs close to the
+    plane on either side differ only by the local variation (gradient times spacing, plus noise). Pairs beside
+    the plane are weighted by their extent along ``x_k`` (a plane cuts a pair with a chance proportional to
+    it), so that both sets see the variation along ``x_k`` alike. A plane counts when the median difference
+    across it is 3x the (weighted) median difference beside it, on each side, and a fifth of the output range; thresholds are scanned at the midpoints between sample coordinates
+    (2% to 98% of the samples on each side), the best plane is placed between the samples that straddle it, and
+    the search repeats with the pairs already explained left out. At most 3000 samples are used (a fixed draw).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n, d = x.shape
+    if d < 2 or n < 40 or len(y) != n or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        return []
+    if n > 3000:
+        keep = np.sort(np.random.default_rng(0).choice(n, 3000, replace=False))
+        x, y, n = x[keep], y[keep], 3000
+    with np.errstate(all="ignore"):
+        spread = float(np.max(y) - np.min(y))
+        size = np.max(np.abs(x), axis=0)
+        unit = x / np.where(size > 0, size, 1.0)  # first into [-1, 1]: the std of huge or tiny inputs is safe
+        centre, scale = np.mean(unit, axis=0), np.std(unit, axis=0)
+        active = np.isfinite(scale) & (scale > 0) & np.isfinite(centre)
+        if not np.isfinite(spread) or spread <= 0 or not active.any():
+            return []
+        z = np.where(active, (unit - centre) / np.where(active, scale, 1.0), 0.0)
+    i, j = neighbour_pairs(z)
+    if len(i) < 16:
+        return []
+    difference = np.abs(y[i] - y[j])
+    explained = np.zeros(len(i), dtype=bool)
+    jumps: list[dict[str, float]] = []
+    for _ in range(max_jumps):
+        best = None
+        for axis in np.flatnonzero(active):
+            a, b = x[i, axis], x[j, axis]
+            low, high = np.minimum(a, b), np.maximum(a, b)
+            extent = float(np.median((high - low)[high > low])) if np.any(high > low) else 0.0
+            values = np.unique(x[:, axis])
+            if extent <= 0 or len(values) < 8:
+                continue
+            middles = 0.5 * (values[1:] + values[:-1])
+            share = np.searchsorted(np.sort(x[:, axis]), middles) / n  # fraction of samples below each midpoint
+            middles = middles[(share >= 0.02) & (share <= 0.98)]
+            if len(middles) > 97:
+                middles = middles[np.linspace(0, len(middles) - 1, 97).round().astype(int)]
+            band = 2.0 * extent
+            along = high - low  # a plane x_k = c cuts a pair with a chance proportional to its extent along k
+            for c in middles:
+                if any(found["axis"] == axis and abs(found["location"] - c) < band for found in jumps):
+                    continue
+                cut = (low < c) & (high > c) & ~explained
+                if cut.sum() < 8:
+                    continue
+                across = float(np.median(difference[cut]))
+                if across <= 0.2 * spread:
+                    continue
+                local = 0.0  # the variation beside the plane, on the side where it is larger
+                for side in (high < c, low > c):
+                    beside = side & ~explained & (np.abs(a - c) < band) & (np.abs(b - c) < band) & (along > 0)
+                    if beside.sum() < 4:
+                        local = np.inf
+                        break
+                    local = max(local, weighted_median(difference[beside], along[beside]))
+                ratio = across / max(local, 1e-12 * spread)
+                if ratio > 3.0 and (best is None or ratio > best[0]):
+                    best = (ratio, int(axis), float(c), across, extent)
+        if best is None:
+            break
+        ratio, axis, c, across, extent = best
+        a, b = x[i, axis], x[j, axis]
+        low, high = np.minimum(a, b), np.maximum(a, b)
+        cut = (low < c) & (high > c) & ~explained
+        large = cut & (difference > 0.5 * across)
+        for share in (1.0, 0.9):  # half-way between the samples that straddle the jump (all, else most)
+            left, right = float(np.quantile(low[large], share)), float(np.quantile(high[large], 1.0 - share))
+            if left < right:
+                c = 0.5 * (left + right)
+                break
+        cut = (low < c) & (high > c)
+        sign = np.sign(np.median(np.where(a[cut] > b[cut], 1.0, -1.0) * (y[i[cut]] - y[j[cut]])))
+        jumps.append(
+            {
+                "axis": axis,
+                "location": c,
+                "size": float(sign * across),
+                "relative_to_local": float(ratio),
+                "gap": extent,
+            }
+        )
+        explained |= cut
+    return jumps
+
+
 def _noise_estimate(x: np.ndarray, y: np.ndarray, exclude: set[int]) -> float:
     """Noise std from the deviation of each sample from the line through its two neighbours (robust MAD)."""
     deviations = []
@@ -260,6 +384,20 @@ def _regression(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> t
                 f"- noise std estimated at {facts['noise_std']:.2g} "
                 f"({facts['noise_to_signal']:.1%} of the output std) from neighbour deviations."
             )
+    elif x.shape[1] >= 2 and y.shape[1] == 1:
+        jumps = find_axis_jumps(x, y[:, 0])
+        facts["jumps"] = jumps
+        lines += ["", "## Structure", ""]
+        for j in jumps:
+            lines.append(
+                f"- a jump of {j['size']:+.3g} across the plane x{j['axis']} = {j['location']:.3g}: neighbouring "
+                f"samples on the two sides differ {j['relative_to_local']:.1f}x more than neighbours beside it."
+            )
+        if not jumps:
+            lines.append(
+                "- no axis-aligned plane separates neighbouring samples by a jump that stands out from the local "
+                "variation."
+            )
     facts["max_cycles_per_unit"] = max(
         (p["cycles_per_unit"] for p in facts["pieces"] if p["peak_share"] > 0.2), default=0.0
     )
@@ -269,16 +407,73 @@ def _regression(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> t
 # ------------------------------------------------------------------------------------------------------------
 # Operator problems
 # ------------------------------------------------------------------------------------------------------------
+def tensor_grid(points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """If the rows of ``points`` (m, d) are the nodes of a tensor-product grid, each node once and in any order:
+    the sorted coordinates along every axis and the permutation that puts the rows in C order of that grid."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or len(points) == 0 or not np.all(np.isfinite(points)):
+        return None
+    axes, index = [], []
+    for column in points.T:
+        span = float(np.max(column) - np.min(column))
+        key = np.round((column - np.min(column)) / span, 9) if span > 0 else np.zeros(len(column))
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        axes.append(column[first])
+        index.append(inverse.reshape(-1))
+    shape = tuple(len(values) for values in axes)
+    if math.prod(shape) != len(points):
+        return None
+    flat = np.ravel_multi_index(index, shape)
+    if len(np.unique(flat)) != len(points):
+        return None
+    return axes, np.argsort(flat)
+
+
+def _regular(values: np.ndarray) -> bool:
+    steps = np.diff(values)
+    return len(values) >= 2 and bool(np.allclose(steps, steps[0]))
+
+
+def _grid_modes_99(u: np.ndarray, shape: tuple[int, ...], order: np.ndarray) -> int:
+    """The smallest K such that the Fourier modes with |k_i| <= K on every axis hold 99% of the input energy."""
+    fields = u[:, order].reshape(len(u), *shape)
+    fields = fields - fields.mean(axis=tuple(range(1, fields.ndim)), keepdims=True)
+    axes = tuple(range(1, fields.ndim))
+    spectrum = (np.abs(np.fft.fftn(fields, axes=axes)) ** 2).mean(axis=0)
+    total = max(float(spectrum.sum()), 1e-300)
+    wavenumber = np.zeros(shape, dtype=np.int64)
+    for axis, n in enumerate(shape):
+        k = np.abs(np.fft.fftfreq(n) * n).astype(np.int64)
+        wavenumber = np.maximum(wavenumber, k.reshape([-1 if a == axis else 1 for a in range(len(shape))]))
+    for K in range(int(wavenumber.max()) + 1):
+        if spectrum[wavenumber <= K].sum() >= 0.99 * total:
+            return K + 1
+    return int(wavenumber.max()) + 1
+
+
 def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tuple[dict, list[str]]:
     u = np.asarray(train["u"], dtype=np.float64)
     s = np.asarray(train["s"], dtype=np.float64).reshape(len(u), -1)
     y = np.asarray(train["y"], dtype=np.float64).reshape(s.shape[1], -1)
-    sensors = np.asarray(train.get("sensors", np.linspace(0, 1, u.shape[1])), dtype=np.float64).reshape(-1)
+    raw_sensors = np.asarray(train.get("sensors", np.linspace(0, 1, u.shape[1])), dtype=np.float64)
+    sensors = raw_sensors.reshape(-1)
+    # sensor coordinates as rows: (m,) or (m, 1) on a line, (m, d) in d dimensions
+    points = raw_sensors if raw_sensors.ndim == 2 and len(raw_sensors) == u.shape[1] else sensors[:, None]
     uq = np.asarray(query["u"], dtype=np.float64).reshape(-1, u.shape[1])
     yq = np.asarray(query["y"], dtype=np.float64).reshape(-1, y.shape[1])
     spectrum = (np.abs(np.fft.rfft(u - u.mean(axis=1, keepdims=True), axis=1)) ** 2).mean(axis=0)
     cumulative = np.cumsum(spectrum) / max(spectrum.sum(), 1e-300)
     modes_99 = int(np.searchsorted(cumulative, 0.99) + 1)
+    grid_shape: list[int] | None = None
+    grid_sampled = bool(len(sensors) >= 2 and np.allclose(np.diff(sensors), np.diff(sensors)[0]))
+    if points.shape[1] >= 2:  # sensors in several dimensions: a regular tensor grid, or scattered
+        grid = tensor_grid(points)
+        grid_sampled = bool(grid is not None and all(_regular(values) for values in grid[0]))
+        if grid is not None and grid_sampled:
+            grid_shape = [len(values) for values in grid[0]]
+            modes_99 = _grid_modes_99(u, tuple(grid_shape), grid[1])
+    elif grid_sampled:
+        grid_shape = [len(sensors)]
     # Does a linear map explain the outputs? Least squares s ~ [u, 1] W on a random half, tested on the rest.
     rng = np.random.default_rng(0)
     order = rng.permutation(len(u))
@@ -288,11 +483,25 @@ def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tup
     residual = design[order[half:]] @ weights - s[order[half:]]
     linear_error = float(np.linalg.norm(residual) / max(np.linalg.norm(s[order[half:]]), 1e-300))
     shift = float(abs(uq.std() - u.std()) / max(u.std(), 1e-12))
+    if y.shape[1] == 1:
+        on_sensors = bool(len(y) == len(sensors) and np.allclose(y[:, 0], sensors))
+    else:  # the same points as the sensors, in any order
+        on_sensors = bool(
+            y.shape == points.shape
+            and np.allclose(y[np.lexsort(y.T[::-1])], points[np.lexsort(points.T[::-1])])
+        )
+    inside = bool(
+        y.shape[1] == points.shape[1]
+        and np.all(yq >= points.min(axis=0) - 1e-9 * np.ptp(points, axis=0))
+        and np.all(yq <= points.max(axis=0) + 1e-9 * np.ptp(points, axis=0))
+    )
     facts = {
         "n_functions": len(u),
         "n_sensors": int(u.shape[1]),
         "n_locations": int(s.shape[1]),
         "location_dim": int(y.shape[1]),
+        "sensor_dim": int(points.shape[1]),
+        "sensor_grid_shape": grid_shape,
         "n_query_functions": len(uq),
         "n_query_locations": len(yq),
         "u_mean": float(u.mean()),
@@ -302,11 +511,10 @@ def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tup
         "sensor_modes_99": modes_99,
         "linear_fit_rel_error": linear_error,
         "query_locations_match_train": bool(yq.shape == y.shape and np.allclose(yq, y)),
-        "locations_on_sensor_grid": bool(
-            y.shape[1] == 1 and len(y) == len(sensors) and np.allclose(y[:, 0], sensors)
-        ),
+        "locations_on_sensor_grid": on_sensors,
+        "query_locations_inside_sensors": inside,
         "input_distribution_shift": shift,
-        "grid_sampled": bool(len(sensors) >= 2 and np.allclose(np.diff(sensors), np.diff(sensors)[0])),
+        "grid_sampled": grid_sampled,
     }
     lines = [
         "## Functions",
@@ -316,7 +524,11 @@ def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tup
             f"{len(uq)} query functions."
         ),
         f"- inputs: mean {facts['u_mean']:.3g}, std {facts['u_std']:.3g}; outputs: std {facts['s_std']:.3g}.",
-        f"- 99% of the input energy lies in the first {modes_99} Fourier modes: the inputs are smooth.",
+        (
+            f"- 99% of the input energy lies in the first {modes_99} Fourier modes"
+            + (" per axis" if grid_shape and len(grid_shape) > 1 else "")
+            + ": the inputs are smooth."
+        ),
         f"- a linear least-squares map from sensor values to outputs leaves a {linear_error:.2g} relative error "
         "on held-out training functions"
         + (" — the operator is (nearly) linear." if linear_error < 1e-2 else "."),
@@ -326,6 +538,15 @@ def _operator(train: dict[str, np.ndarray], query: dict[str, np.ndarray]) -> tup
             "the training locations."
         ),
     ]
+    if points.shape[1] > 1:
+        where = (
+            f"a regular {' x '.join(map(str, grid_shape))} grid" if grid_shape else
+            "scattered points (no regular tensor grid)"
+        )
+        lines.append(
+            f"- the sensors are {points.shape[1]}-d, on {where}; the outputs live at {y.shape[1]}-d locations"
+            + (", the sensor points themselves." if on_sensors else ".")
+        )
     return facts, lines
 
 

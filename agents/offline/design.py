@@ -40,6 +40,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+#: Marks a field added after keys were first handed out: at its default it is left out of the canonical form,
+#: so the keys (and rendered DESIGN literals) of the designs that do not use it stay what they were.
+_LATER = {"omit_at_default": True}
+
+
+def _drop_later_defaults(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (the JSON dump of ``model``) without the ``_LATER`` fields that sit at their defaults."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and isinstance(data.get(name), dict):
+            data[name] = _drop_later_defaults(value, data[name])
+        elif (info.json_schema_extra or {}).get("omit_at_default") and value == info.get_default(
+            call_default_factory=True
+        ):
+            data.pop(name, None)
+    return data
+
+
 class Network(_Strict):
     """The function approximator (for DeepONet: the trunk net; for the FNO only ``activation`` is used)."""
 
@@ -199,6 +217,11 @@ class OperatorLearning(_Strict):
     fno_modes: int = Field(16, ge=2, le=128)
     fno_width: int = Field(32, ge=4, le=256)
     fno_layers: int = Field(4, ge=1, le=8)
+    fno_dim: Literal[1, 2] = Field(
+        1,
+        description="the FNO's grid: 1 = sensors on a line, 2 = sensors on a 2-D tensor grid (modes per axis)",
+        json_schema_extra=_LATER,
+    )
     rf_features: int = Field(0, ge=0, le=20_000, description="random features of u added to the linear ones")
     rf_scale: float = Field(
         1.0, gt=0, le=100.0, description="std of the random feature weights (scaled inputs)"
@@ -212,7 +235,8 @@ class OperatorLearning(_Strict):
             )
             return f"least-squares operator on the sensor values{extra}, ridge {self.ridge:g}"
         if self.model == "fno":
-            return f"1D FNO ({self.fno_layers} layers, width {self.fno_width}, {self.fno_modes} modes)"
+            modes = f"{self.fno_modes} modes" + (" per axis" if self.fno_dim > 1 else "")
+            return f"{self.fno_dim}D FNO ({self.fno_layers} layers, width {self.fno_width}, {modes})"
         branch = "linear branch" if self.linear_branch else f"branch {self.branch_depth}x{self.branch_width}"
         text = f"DeepONet ({branch}, p = {self.latent}"
         text += ", output bias" if self.output_bias else ", no output bias"
@@ -226,14 +250,32 @@ class Regression(_Strict):
     standardise_outputs: bool = True
     split_at_jumps: bool = Field(False, description="fit one network per piece between discontinuities")
     split_points: list[float] = Field(default_factory=list, description="known jump locations; [] = detect")
+    split_axes: list[int] = Field(
+        default_factory=list,
+        description="the input axis of each split point (the split is the plane x_k = c); [] = the first input",
+        json_schema_extra=_LATER,
+    )
     ensemble: int = Field(1, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _axes_match_points(self) -> Regression:
+        if self.split_axes and len(self.split_axes) != len(self.split_points):
+            raise ValueError(
+                f"split_axes names {len(self.split_axes)} axes for {len(self.split_points)} split points"
+            )
+        if any(axis < 0 or axis > 1023 for axis in self.split_axes):
+            raise ValueError("split axes are input column indices (0 to 1023)")
+        return self
 
     def summary(self) -> str:
         parts = []
         if self.split_at_jumps:
-            where = (
-                ", ".join(f"{p:.3g}" for p in self.split_points) if self.split_points else "detected jumps"
-            )
+            if not self.split_points:
+                where = "detected jumps"
+            elif self.split_axes:
+                where = ", ".join(f"x{k} = {p:.3g}" for k, p in zip(self.split_axes, self.split_points))
+            else:
+                where = ", ".join(f"{p:.3g}" for p in self.split_points)
             parts.append(f"piecewise fit split at {where}")
         if self.ensemble > 1:
             parts.append(f"ensemble of {self.ensemble}")
@@ -297,7 +339,7 @@ class Design(_Strict):
     # --- identity -----------------------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
         """The JSON-ready dict with only the active section (what the renderer writes as ``DESIGN``)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return _drop_later_defaults(self, self.model_dump(mode="json", exclude_none=True))
 
     def key(self) -> str:
         """A stable 12-hex-digit hash of the design: equal designs (field by field) have equal keys."""

@@ -473,21 +473,50 @@ def _is_deeponet(d: Design) -> bool:
     return d.operator is not None and d.operator.model == "deeponet"
 
 
+def fno_grid_dim(facts: dict[str, Any]) -> int | None:
+    """The dimension of the regular grid an FNO can run on (1 or 2), or ``None`` when the data have none.
+
+    1: sensors regularly spaced on a line and outputs at 1-D locations. 2: sensors on a regular 2-D tensor grid
+    (at least 4 nodes per axis) and outputs at 2-D locations, which the candidate reaches from the grid by
+    bilinear interpolation (exactly the grid nodes when they coincide).
+    """
+    if not facts.get("grid_sampled"):
+        return None
+    location_dim = int(facts.get("location_dim") or 1)
+    sensor_dim = int(facts.get("sensor_dim") or 1)
+    if location_dim == 1 and sensor_dim == 1:
+        return 1
+    shape = facts.get("sensor_grid_shape") or []
+    if location_dim == 2 and sensor_dim == 2 and len(shape) == 2 and min(shape) >= 4:
+        return 2
+    return None
+
+
 def _fno_relevance(d: Design, e: Evidence) -> Relevance:
+    dim = fno_grid_dim(e.facts) or 1
+    where = "a regular grid" if dim == 1 else "a regular 2-D grid (" + " x ".join(
+        str(n) for n in e.facts.get("sensor_grid_shape") or []) + ")"
     score, reasons = (
         1.3,
         [
             (
-                "the inputs are sampled on a regular grid, where a Fourier neural operator learns the map "
+                f"the inputs are sampled on {where}, where a Fourier neural operator learns the map "
                 "as global convolutions"
             )
         ],
     )
-    if int(e.facts.get("sensor_modes_99") or 99) <= 32:
+    if int(e.facts.get("sensor_modes_99") or 99) <= (32 if dim == 1 else 16):
         score += 0.4
         reasons.append(
-            f"the input energy sits in the first {e.facts.get('sensor_modes_99')} modes, so a few "
-            "retained modes suffice"
+            f"the input energy sits in the first {e.facts.get('sensor_modes_99')} modes"
+            + (" per axis" if dim > 1 else "")
+            + ", so a few retained modes suffice"
+        )
+    if dim == 2:
+        score += 0.3
+        reasons.append(
+            "on a 2-D grid the DeepONet branch sees the field as a flat vector, while the FNO keeps its "
+            "neighbourhoods"
         )
     if float(e.facts.get("linear_fit_rel_error") or 1.0) < 1e-2:
         score += 0.4
@@ -496,9 +525,15 @@ def _fno_relevance(d: Design, e: Evidence) -> Relevance:
 
 
 def _fno_apply(d: Design, e: Evidence) -> Design:
-    modes = int(min(32, max(12, (e.facts.get("sensor_modes_99") or 16) + 4)))
+    dim = fno_grid_dim(e.facts) or 1
+    if dim == 1:
+        modes, width = int(min(32, max(12, (e.facts.get("sensor_modes_99") or 16) + 4))), 32
+    else:  # modes per axis: a 2-D layer holds 2 modes^2 width^2 complex weights
+        smallest = min(e.facts.get("sensor_grid_shape") or [16])
+        modes = int(min(16, max(4, (e.facts.get("sensor_modes_99") or 8) + 2), max(2, smallest // 2)))
+        width = 24
     return d.evolve(
-        operator={"model": "fno", "fno_modes": modes, "fno_width": 32, "fno_layers": 4},
+        operator={"model": "fno", "fno_modes": modes, "fno_width": width, "fno_layers": 4, "fno_dim": dim},
         optim={
             "lbfgs_fraction": 0.0,
             "float64_finish": False,
@@ -658,6 +693,8 @@ def _fno_modes_relevance(d: Design, e: Evidence) -> Relevance:
 
 def _fno_modes_apply(d: Design, e: Evidence) -> Design:
     assert d.operator is not None
+    if d.operator.fno_dim > 1:  # per axis: the cost grows with the square
+        return d.evolve(operator={"fno_modes": min(32, d.operator.fno_modes + 4)})
     return d.evolve(operator={"fno_modes": min(64, d.operator.fno_modes + 8)})
 
 
@@ -675,7 +712,9 @@ def _fno_width_apply(d: Design, e: Evidence) -> Design:
 # ------------------------------------------------------------------------------------------------------------
 def _split_relevance(d: Design, e: Evidence) -> Relevance:
     jumps = e.facts.get("jumps") or []
-    where = ", ".join(f"x = {j['location']:.3g}" for j in jumps)
+    where = ", ".join(
+        f"x{j['axis']} = {j['location']:.3g}" if "axis" in j else f"x = {j['location']:.3g}" for j in jumps
+    )
     return 3.0, [
         (
             f"the analysis found {len(jumps)} jump(s) ({where}); a single smooth network smears a jump over "
@@ -685,8 +724,14 @@ def _split_relevance(d: Design, e: Evidence) -> Relevance:
 
 
 def _split_apply(d: Design, e: Evidence) -> Design:
-    points = [float(round(j["location"], 6)) for j in e.facts.get("jumps") or []]
-    return d.evolve(regression={"split_at_jumps": True, "split_points": points})
+    jumps = e.facts.get("jumps") or []
+    points = [float(round(j["location"], 6)) for j in jumps]
+    changes: dict[str, Any] = {"split_at_jumps": True, "split_points": points}
+    if any("axis" in j for j in jumps):  # planes x_k = c of a multi-dimensional input
+        changes["split_axes"] = [int(j.get("axis", 0)) for j in jumps]
+        # rounding to 6 digits would move a plane of tiny or huge inputs: keep those locations as found
+        changes["split_points"] = [float(j["location"]) for j in jumps]
+    return d.evolve(regression=changes)
 
 
 def _regression_fourier_relevance(d: Design, e: Evidence) -> Relevance:
@@ -989,11 +1034,7 @@ MOVES: list[Move] = [
         "fno",
         "switch to a Fourier neural operator",
         ("operator",),
-        applies=lambda d, e: (
-            _is_deeponet(d)
-            and bool(e.facts.get("grid_sampled"))
-            and int(e.facts.get("location_dim") or 1) == 1
-        ),
+        applies=lambda d, e: _is_deeponet(d) and fno_grid_dim(e.facts) is not None,
         relevance=_fno_relevance,
         apply=_fno_apply,
         risks=("the FFT assumes periodic data; a non-periodic output needs the padding the candidate adds",),
@@ -1092,7 +1133,9 @@ MOVES: list[Move] = [
         "keep more Fourier modes",
         ("operator",),
         applies=lambda d, e: (
-            d.operator is not None and d.operator.model == "fno" and d.operator.fno_modes < 64
+            d.operator is not None
+            and d.operator.model == "fno"
+            and d.operator.fno_modes < (64 if d.operator.fno_dim == 1 else 32)
         ),
         relevance=_fno_modes_relevance,
         apply=_fno_modes_apply,

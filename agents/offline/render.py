@@ -88,6 +88,9 @@ def kind_flags(design: Design) -> dict[str, bool]:
             {
                 "deeponet": op.model == "deeponet",
                 "fno": op.model == "fno",
+                "fno1d": op.model == "fno" and op.fno_dim == 1,
+                "fno2d": op.model == "fno" and op.fno_dim == 2,
+                "grid_helpers": (op.model == "fno" and op.fno_dim == 2) or op.model == "random_features",
                 "rf": op.model == "random_features",
                 "trunk_features": op.trunk_features > 0,
                 "linear_branch": op.linear_branch,
@@ -245,7 +248,12 @@ def method_notes(design: Design) -> list[str]:
         assert design.operator is not None
         if design.operator.model == "fno":
             notes.append(
-                "Fourier neural operator (Li et al. 2021): global convolutions truncated to the low modes."
+                "Fourier neural operator (Li et al. 2021): global convolutions truncated to the low modes"
+                + (
+                    " of both axes of the 2-D sensor grid (rfft2), bilinearly interpolated to the query points."
+                    if design.operator.fno_dim == 2
+                    else "."
+                )
             )
         elif design.operator.model == "random_features":
             notes.append(
@@ -259,8 +267,8 @@ def method_notes(design: Design) -> list[str]:
         assert design.regression is not None
         if design.regression.split_at_jumps:
             notes.append(
-                "Piecewise fit: one network per interval between discontinuities, so no network has "
-                "to represent a jump."
+                "Piecewise fit: one network per interval between discontinuities (per cell between "
+                "axis-aligned planes of discontinuity for several inputs), so no network has to represent a jump."
             )
         if design.regression.ensemble > 1:
             notes.append(
