@@ -34,6 +34,7 @@ class EvaluationResult(BaseModel):
     run_id: str
     wall_seconds: float
     startup_seconds: float
+    import_seconds: float | None = None  # the module's top level; it counts against the wall budget
     solve_seconds: float | None
     cpu_seconds: float
     max_rss_mb: float
@@ -53,7 +54,7 @@ class EvaluationResult(BaseModel):
     def summary(self) -> dict[str, Any]:
         """The fields a person or a script wants first (no logs or output streams)."""
         keys = ("problem", "status", "failure", "reason", "metric", "score", "metrics", "seed", "wall_seconds",
-                "startup_seconds", "solve_seconds", "cpu_seconds", "max_rss_mb", "warm_start", "device", "gpu",
+                "startup_seconds", "import_seconds", "solve_seconds", "cpu_seconds", "max_rss_mb", "warm_start", "device", "gpu",
                 "protections", "violations")
         return {k: getattr(self, k) for k in keys}
 
@@ -158,6 +159,7 @@ class Evaluator:
             run_id=outcome.run_id,
             wall_seconds=outcome.wall_seconds,
             startup_seconds=outcome.startup_seconds,
+            import_seconds=outcome.import_seconds,
             solve_seconds=outcome.solve_seconds,
             cpu_seconds=outcome.cpu_seconds,
             max_rss_mb=outcome.max_rss_mb,

@@ -50,7 +50,11 @@ class RunOutcome(BaseModel):
     reason: str | None = None
     exit_code: int | None = None
     signal: str | None = None
+    # The wall budget starts just before the candidate module is imported: ``import_seconds`` (its top
+    # level) and ``solve_seconds`` (the call of solve() to the end of the process) both count against it.
+    # ``startup_seconds`` is the sandbox's own set-up before that, which does not.
     startup_seconds: float = 0.0
+    import_seconds: float | None = None
     solve_seconds: float | None = None
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -261,7 +265,8 @@ class CandidateRunner:
         outcome.warm_start = worker is not None
         outcome.device = device
         if granted:
-            outcome.gpu = {"ids": granted, "gpu_seconds": outcome.solve_seconds or 0.0, **(outcome.gpu or {})}
+            held = (outcome.import_seconds or 0.0) + (outcome.solve_seconds or 0.0)  # the budgeted time
+            outcome.gpu = {"ids": granted, "gpu_seconds": round(held, 4), **(outcome.gpu or {})}
         else:
             outcome.gpu = None
         return outcome
@@ -297,8 +302,8 @@ class CandidateRunner:
         on_log: Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None,
     ) -> RunOutcome:
-        state: dict[str, Any] = {"logs": [], "protections": None, "started": None, "done": None, "usage": {},
-                                 "error": None, "violations": [], "first": True}
+        state: dict[str, Any] = {"logs": [], "protections": None, "started": None, "imported": None, "done": None,
+                                 "usage": {}, "error": None, "violations": [], "first": True}
 
         def handle(message: dict[str, Any]) -> None:
             kind = message.get("type")
@@ -321,7 +326,12 @@ class CandidateRunner:
                         except Exception:  # noqa: BLE001 - a consumer's bug must not kill the run
                             pass
             elif kind == "started" and state["started"] is None:
+                # Sent before the candidate module is imported: the wall budget starts here.
                 state["started"] = time.monotonic()
+            elif kind == "imported" and state["started"] is not None and state["imported"] is None:
+                # Sent after the module's top level ran. Timed here, not from the message's content; a
+                # candidate can forge it early, which only moves time from import_seconds to solve_seconds.
+                state["imported"] = time.monotonic()
             elif kind == "done":
                 state["done"] = message
             elif kind == "usage":
@@ -349,6 +359,8 @@ class CandidateRunner:
                 killed_for = "startup"
             elif state["started"] is not None and now - state["started"] > budget.wall_seconds + _grace(budget):
                 killed_for = "timeout"
+            elif _import_overran(state, budget):
+                killed_for = "import"  # no budget is left for solve(): stop now rather than after the grace
             if killed_for:
                 proc.kill()
                 proc.wait_exit(10.0)
@@ -357,14 +369,15 @@ class CandidateRunner:
         info = proc.wait_exit(10.0)
         proc.join_readers(2.0)
         end = time.monotonic()
-        started = state["started"]
+        started, imported = state["started"], state["imported"]
         outcome = RunOutcome(
             run_id=run_id,
             status="failed",
             exit_code=info.returncode if info else None,
             signal=signal.Signals(info.signal).name if info and info.signal else None,
             startup_seconds=round((started or end) - t0, 4),
-            solve_seconds=round(end - started, 4) if started else None,
+            import_seconds=round((imported or end) - started, 4) if started else None,
+            solve_seconds=round(end - imported, 4) if imported else None,
             wall_seconds=round(end - t0, 4),
             cpu_seconds=round(info.cpu_seconds, 3) if info else 0.0,
             max_rss_mb=round(info.max_rss_mb, 1) if info else 0.0,
@@ -400,10 +413,15 @@ class CandidateRunner:
             outcome.status, outcome.failure, outcome.reason = "failed", kind, reason
 
         if killed_for == "timeout":
+            where = "" if state["imported"] is not None else " at the module's top level, before solve() was called,"
             return fail("timeout", f"exceeded the wall-clock budget of {budget.wall_seconds:g} s "
-                        f"(+{_grace(budget):g} s grace) and was killed")
+                        f"(+{_grace(budget):g} s grace){where} and was killed")
+        if killed_for == "import" or _import_overran(state, budget):
+            return fail("timeout", f"exceeded the wall-clock budget of {budget.wall_seconds:g} s at the module's "
+                        f"top level ({outcome.import_seconds or 0.0:.2f} s of import), before solve() was called")
         if killed_for == "startup":
-            return fail("timeout", f"did not start solve() within {STARTUP_TIMEOUT_S:g} s (import or set-up hung)")
+            return fail("timeout", f"the sandbox did not become ready within {STARTUP_TIMEOUT_S:g} s "
+                        "(set-up hung)")
         if killed_for == "cancelled":
             return fail("killed", "cancelled")
         if state["violations"] or code == guards.VIOLATION_EXIT:
@@ -436,6 +454,12 @@ class CandidateRunner:
             return fail("no_output", "solve() returned no predictions (the process ended without saving them)")
         outcome.status = "succeeded"
         outcome.predictions_path = str(path)
+
+
+def _import_overran(state: dict[str, Any], budget: Budget) -> bool:
+    """Whether the module's top level alone used up the wall budget (solve() then has no time left)."""
+    started, imported = state["started"], state["imported"]
+    return started is not None and imported is not None and imported - started > budget.wall_seconds
 
 
 def _gpu_report(raw: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ Runs inside the jail as ``python -m <runtime>.harness``. Order matters:
 2. wait for the job (warm mode) and lower the resource limits to the job's budget;
 3. install the audit hook and the seccomp filter, then report which protections are active: this is the
    first message on the control channel, written before any candidate code exists in the process;
-4. import the candidate module and call ``solve(task)``;
+4. start the wall budget (the ``started`` message), import the candidate module (``imported``: its
+   top level counts against the budget like ``solve`` does) and call ``solve(task)``;
 5. save the predictions as ``.npy`` for the trusted scorer, which validates them outside.
 
 The control channel is a pipe inherited as a file descriptor. Candidate code can write to it too, so the
@@ -162,16 +163,20 @@ def main() -> int:
     channel.send({"type": "protections", "active": protections})
 
     try:
+        # The wall budget starts before the module's top level runs: code there is candidate code like
+        # solve(), and must not be free compute. "started" is sent before any candidate code exists in
+        # the process, so the runner's clock cannot be delayed by the candidate.
+        task._started = time.monotonic()
+        channel.send({"type": "started"})
         namespace: dict = {"__name__": "candidate", "__file__": str(candidate_path)}
         code = compile(source, str(candidate_path), "exec")
         exec(code, namespace)  # noqa: S102 - this is the sandbox's whole purpose
+        channel.send({"type": "imported", "import_seconds": task.elapsed()})
         solve = namespace.get("solve")
         if not callable(solve):
             channel.send({"type": "error", "error_type": "ContractError",
                           "message": "the candidate module defines no callable solve(task)"})
             return 3
-        task._started = time.monotonic()
-        channel.send({"type": "started"})
         predictions = solve(task)
         array = _to_numpy(predictions)
         tmp = SCRATCH_DIR / (PREDICTIONS_NAME + ".tmp")

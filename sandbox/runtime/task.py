@@ -102,7 +102,8 @@ class Task:
             self._sink(record)
 
     def elapsed(self) -> float:
-        """Seconds since the task was handed to ``solve``."""
+        """Seconds since the wall budget started: just before the candidate module was imported, so the
+        module's top level counts too."""
         return time.monotonic() - self._started
 
     def time_left(self, margin: float = 0.0) -> float:
