@@ -173,6 +173,39 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
+def place_plane(
+    coordinate: np.ndarray, i: np.ndarray, j: np.ndarray, large: np.ndarray, cut: np.ndarray, c: float, band: float
+) -> float:
+    """Where exactly the plane goes: half-way between the samples on either side of the jump.
+
+    The ends of the pairs that the scanned plane cuts with a large difference get their side (below or above);
+    the sides spread over the pairs near the plane (a large difference: the other side, else the same), and the
+    plane is moved to the gap between sorted coordinates that misplaces the fewest sided samples."""
+    side = np.zeros(len(coordinate))
+    below = coordinate[i] < coordinate[j]
+    side[np.where(below, i, j)[large & cut]] = -1.0
+    side[np.where(below, j, i)[large & cut]] = 1.0
+    near = (np.abs(coordinate[i] - c) < band) & (np.abs(coordinate[j] - c) < band)
+    flip = np.where(large, -1.0, 1.0)
+    for _ in range(4):
+        for source, target in ((i, j), (j, i)):
+            spread = near & (side[source] != 0) & (side[target] == 0)
+            side[target[spread]] = side[source[spread]] * flip[spread]
+    known = np.flatnonzero(side != 0)
+    if len(known) < 2:
+        return c
+    order = known[np.argsort(coordinate[known])]
+    values, labels = coordinate[order], side[order]
+    # misplaced samples if the plane lies after the first k sided samples: those above among them, below after
+    errors = np.concatenate([[0], np.cumsum(labels > 0)]) + np.concatenate([np.cumsum((labels < 0)[::-1])[::-1], [0]])
+    middles = np.concatenate([[values[0]], 0.5 * (values[1:] + values[:-1]), [values[-1]]])
+    valid = np.concatenate([[False], values[1:] > values[:-1], [False]])
+    if not valid.any():
+        return c
+    best = np.flatnonzero(valid & (errors == errors[valid].min()))
+    return float(middles[best[np.argmin(np.abs(middles[best] - c))]])
+
+
 def find_axis_jumps(x: np.ndarray, y: np.ndarray, max_jumps: int = 3) -> list[dict[str, float]]:
     """Discontinuities of scattered samples in d >= 2 inputs across axis-aligned planes ``x_k = c``.
 
@@ -249,12 +282,7 @@ def find_axis_jumps(x: np.ndarray, y: np.ndarray, max_jumps: int = 3) -> list[di
         a, b = x[i, axis], x[j, axis]
         low, high = np.minimum(a, b), np.maximum(a, b)
         cut = (low < c) & (high > c) & ~explained
-        large = cut & (difference > 0.5 * across)
-        for share in (1.0, 0.9):  # half-way between the samples that straddle the jump (all, else most)
-            left, right = float(np.quantile(low[large], share)), float(np.quantile(high[large], 1.0 - share))
-            if left < right:
-                c = 0.5 * (left + right)
-                break
+        c = place_plane(x[:, axis], i, j, difference > 0.5 * across, cut, c, 2.0 * extent)
         cut = (low < c) & (high > c)
         sign = np.sign(np.median(np.where(a[cut] > b[cut], 1.0, -1.0) * (y[i[cut]] - y[j[cut]])))
         jumps.append(
