@@ -3,9 +3,10 @@
 ``analyze_data`` looks at what a candidate would see (the public spec, the training arrays, the query
 inputs) and returns numbers (``facts``) plus a short markdown report. For PINN problems it reads the
 symbolic equation (``agents/offline/pde_facts.py``): which terms are transport, diffusion, reaction, ...,
-their sizes against the domain, and what they imply (temporal frequency, layer widths, stiffness). For regression it looks for jumps,
-noise and dominant frequencies; for operator learning at the input-function statistics and whether the map
-from inputs to outputs is close to linear.
+their sizes against the domain, and what they imply (temporal frequency, layer widths, stiffness). For regression it looks for jumps
+(between sorted neighbours of one input; across axis-aligned planes of several inputs), noise and dominant
+frequencies; for operator learning at the sensor layout (a regular line or 2-D tensor grid, or scattered), the
+input-function statistics and whether the map from inputs to outputs is close to linear.
 """
 
 from __future__ import annotations
