@@ -3,8 +3,17 @@
 Two levels, both on the syntax tree so that meaningful edits always count:
 
 * identical: the AST fingerprint matches (comments, docstrings and formatting do not count);
-* near-identical: the same program up to a consistent renaming of variables, functions, arguments and
-  attributes (``lr``→``learning_rate`` everywhere is not a new method).
+* near-identical: the same program up to a consistent renaming of its own names: variables, function
+  arguments and the functions and classes it defines (``lr``→``learning_rate`` everywhere is not a new
+  method).
+
+Only names the program binds itself are renamable. What a name refers to outside the program is part of
+the structure: builtins (``max``→``min``), imported names (``from math import sin``→``cos``), attributes
+(``torch.sin``→``torch.cos``, ``np.max``→``np.min``), keyword arguments, methods and class attributes
+(``forward``, ``__init__``: looked up by name). An import alias is replaced by what it imports, so
+``import numpy as np`` and ``import numpy as xp`` are the same program. A name that is both imported and
+bound otherwise, or bound in a class body, is kept as written (the check errs towards training a
+candidate, never towards skipping a new one).
 
 Any change of a literal or of the structure (a learning rate, a layer, a loss term) makes a new candidate:
 a character-similarity threshold would wrongly discard exactly the small hyperparameter edits that often
@@ -19,14 +28,106 @@ from typing import Callable, Iterable
 
 from app.db.fingerprint import code_fingerprint
 
+_ENTRY_POINT = "solve"  # the contract's entry point keeps its name
 
-class _Canonicalise(ast.NodeTransformer):
-    """Rename every user-chosen identifier to ``v0, v1, ...`` in order of first appearance."""
+
+def _imported_as(alias: ast.alias, node: ast.Import | ast.ImportFrom) -> tuple[str, str] | None:
+    """``(bound name, what it refers to)`` for one imported name; ``None`` for ``from m import *``."""
+    if isinstance(node, ast.Import):
+        if alias.asname:
+            return alias.asname, alias.name
+        head = alias.name.split(".")[0]  # ``import a.b`` binds ``a``
+        return head, head
+    if alias.name == "*":
+        return None
+    module = "." * (node.level or 0) + (node.module or "")
+    return alias.asname or alias.name, f"{module}.{alias.name}" if module else alias.name
+
+
+class _Bindings(ast.NodeVisitor):
+    """Which names the program binds itself (renamable) and which it imports (resolved, not renamed)."""
 
     def __init__(self) -> None:
+        self.imported: dict[str, set[str]] = {}
+        self.local: set[str] = set()
+        self.fixed: set[str] = set()  # bound in a class body: attributes of the class, looked up by name
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            bound = _imported_as(alias, node)
+            if bound is not None:
+                self.imported.setdefault(bound[0], set()).add(bound[1])
+
+    visit_Import = visit_ImportFrom = _import  # type: ignore[assignment]
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self.local.add(node.id)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self.local.add(node.arg)
+        self.generic_visit(node)
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        self.local.add(node.name)
+        self.generic_visit(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _definition  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._definition(node)
+        for statement in node.body:  # methods and class attributes, not nested scopes
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.fixed.add(statement.name)
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                for target in targets:
+                    for sub in ast.walk(target):
+                        if isinstance(sub, ast.Name):
+                            self.fixed.add(sub.id)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.local.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.local.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.local.add(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.local.add(node.rest)
+        self.generic_visit(node)
+
+    def renamable(self) -> set[str]:
+        names = self.local - set(self.imported) - self.fixed - {_ENTRY_POINT}
+        return {n for n in names if not (n.startswith("__") and n.endswith("__"))}
+
+    def resolved(self) -> dict[str, str]:
+        """Imported names bound nowhere else, each to the one thing it imports."""
+        return {name: "import:" + next(iter(targets)) for name, targets in self.imported.items()
+                if len(targets) == 1 and name not in self.local and name not in self.fixed}
+
+
+class _Canonicalise(ast.NodeTransformer):
+    """Rename the program's own names to ``v0, v1, ...`` in order of first appearance; resolve imports."""
+
+    def __init__(self, bindings: _Bindings) -> None:
+        self.renamable = bindings.renamable()
+        self.resolved = bindings.resolved()
         self.names: dict[str, str] = {}
 
     def _canon(self, name: str) -> str:
+        if name in self.resolved:
+            return self.resolved[name]
+        if name not in self.renamable:
+            return name
         if name not in self.names:
             self.names[name] = f"v{len(self.names)}"
         return self.names[name]
@@ -41,8 +142,7 @@ class _Canonicalise(ast.NodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        if node.name != "solve":  # the contract's entry point keeps its name
-            node.name = self._canon(node.name)
+        node.name = self._canon(node.name)
         node.returns = None
         self.generic_visit(node)
         return node
@@ -53,6 +153,37 @@ class _Canonicalise(ast.NodeTransformer):
         node.name = self._canon(node.name)
         self.generic_visit(node)
         return node
+
+    def visit_alias(self, node: ast.alias) -> ast.AST:
+        if node.asname and node.asname in self.resolved:
+            node.asname = None  # the alias is a name of the program's choosing; what it imports is not
+        return node
+
+    def visit_Global(self, node: ast.Global) -> ast.AST:
+        node.names = [self._canon(name) for name in node.names]
+        return node
+
+    visit_Nonlocal = visit_Global  # type: ignore[assignment]
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.name:
+            node.name = self._canon(node.name)
+        return self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> ast.AST:
+        if node.name:
+            node.name = self._canon(node.name)
+        return self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> ast.AST:
+        if node.name:
+            node.name = self._canon(node.name)
+        return node
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> ast.AST:
+        if node.rest:
+            node.rest = self._canon(node.rest)
+        return self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -66,7 +197,9 @@ def structure_fingerprint(code: str) -> str | None:
         tree = ast.parse(code)
     except SyntaxError:
         return None
-    canonical = _Canonicalise().visit(tree)
+    bindings = _Bindings()
+    bindings.visit(tree)
+    canonical = _Canonicalise(bindings).visit(tree)
     return hashlib.sha256(ast.dump(canonical, annotate_fields=False).encode()).hexdigest()
 
 
