@@ -37,7 +37,7 @@ class TeamOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    debate_rounds: int = Field(default=4, ge=1, le=12, description="Used when the engine asks for 0 rounds.")
+    debate_rounds: int = Field(default=4, ge=1, le=12, description="Used when the engine gives no round count.")
     engineer_attempts: int = Field(default=3, ge=1, le=10, description="Answers tried before giving up.")
     root_attempts: int = Field(default=3, ge=1, le=10)
     debugger_attempts: int = Field(default=2, ge=1, le=10, description="Answers tried per debug() call.")
@@ -293,8 +293,9 @@ class LLMTeam:
     async def debate(self, ctx: ProposalContext, rounds: int) -> DebateOutcome:
         """``rounds`` proposer turns: reasoning rounds answered by a critique, then a plan round answered
         by a feasibility check, then the final proposal (a JSON block). With the default 4: two reasoning
-        rounds, one plan round, one final round."""
-        rounds = rounds if rounds and rounds > 0 else self.options.debate_rounds
+        rounds, one plan round, one final round. 0 or 1: the final proposal alone, no critic (the ablation
+        of the debate)."""
+        rounds = max(1, rounds) if rounds is not None else self.options.debate_rounds
         self.problem = ctx.problem
         node = _node_key(ctx)
         values = self._proposal_values(ctx)

@@ -121,6 +121,8 @@ class CampaignOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime | None
+    debates: dict[str, Any] | None = Field(
+        None, description="one campaign only: debates held, how many changed the opening plan, by verdict")
 
 
 class CampaignPage(BaseModel):

@@ -57,7 +57,12 @@ def campaign_views(session: Session, campaigns: list[Campaign]) -> list[Campaign
 
 
 def campaign_view(session: Session, campaign: Campaign) -> CampaignOut:
-    return campaign_views(session, [campaign])[0]
+    """One campaign, with what its debates decided (pages leave that out: it reads every node's proposal)."""
+    from app.campaigns.engine import debate_counts
+
+    out = campaign_views(session, [campaign])[0]
+    out.debates = debate_counts(session, campaign.id)
+    return out
 
 
 def _view(c: Campaign, counts: dict[str, int], problem: str, kind: str | None, nodes: dict[int, Node],

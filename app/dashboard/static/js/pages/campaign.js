@@ -41,7 +41,7 @@ export async function campaignPage(ctx, id) {
       controls);
     controls.replaceChildren(...controlButtons());
     const nodes = campaign.progress.nodes_by_status || {};
-    stats.replaceChildren(
+    fill(stats,
       stat('best score', fmtScore(campaign.best_score), { cls: 'accent' }),
       stat('root', fmtScore(campaign.root_score)),
       stat('vs root', fmtFactor(campaign.improvement_factor), { title: 'root score / best score' }),
@@ -49,6 +49,11 @@ export async function campaignPage(ctx, id) {
       stat('nodes', `${campaign.progress.nodes}`, { title: Object.entries(nodes).map(([k, v]) => `${k}: ${v}`).join(', ') }),
       stat('failed', String(nodes.failed || 0)),
       stat('evaluations', String(campaign.progress.evaluations)),
+      campaign.debates && campaign.debates.held
+        ? stat('debates changed plan', `${campaign.debates.changed_plan}/${campaign.debates.held}`, {
+          title: Object.entries(campaign.debates.verdicts || {}).map(([k, v]) => `${k}: ${v}`).join(', ')
+            + `; numbers from the sampler in ${campaign.debates.numbers_sampled}` })
+        : null,
       stat('cost', fmtUsd(campaign.cost.usd)),
       stat('tokens', fmtInt(campaign.cost.tokens_in + campaign.cost.tokens_out), { title: `${campaign.cost.tokens_in} in, ${campaign.cost.tokens_out} out` }),
       elapsedStat);
