@@ -54,14 +54,14 @@ Find u(x, t) solving the linear advection equation
     x in [0, 2 pi] (periodic: u(0, t) = u(2 pi, t)),  t in [0, 1],
     u(x, 0) = sin(x).
 
-The profile travels right at speed beta, crossing the domain about {p["beta"] / (2 * np.pi):.1f} times.
+beta = {p["beta"]:g} is well inside the regime where plain PINNs fail (see Known difficulty).
 
 {pinn_data_section(train, n_query, f"a regular grid of {p['nx']} x-values (`linspace(0, 2 pi, {p['nx']}, endpoint=False)`) times {p['nt']} t-values (`linspace(0, 1, {p['nt']})`), flattened with t as the slow index: `predictions.reshape({p['nt']}, {p['nx']})[i, j]` is u(x_j, t_i).")}
 
 ## Score
 
-Relative L2 error ||u_pred - u_ref|| / ||u_ref|| over the query grid; the reference is the exact solution
-(method of characteristics), accurate to rounding.
+Relative L2 error ||u_pred - u_ref|| / ||u_ref|| over the query grid, against a reference the candidate
+never sees (accurate to rounding).
 
 ## Known difficulty
 

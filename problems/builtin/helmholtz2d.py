@@ -43,27 +43,26 @@ class Helmholtz2DProblem(GeneratedProblem):
         self.grid = np.linspace(-1.0, 1.0, p["n_grid"])
         train = self._train()
         n = p["n_grid"]
-        amplitude = p["k"] ** 2 - (p["a1"] ** 2 + p["a2"] ** 2) * np.pi**2
         description = f"""# 2D Helmholtz equation (a1 = {p["a1"]:g}, a2 = {p["a2"]:g}, k = {p["k"]:g})
 
 Find u(x, y) solving
 
     u_xx + u_yy + k^2 u = q(x, y),    (x, y) in [-1, 1]^2,    u = 0 on the boundary,
-    q(x, y) = (k^2 - (a1 pi)^2 - (a2 pi)^2) sin(a1 pi x) sin(a2 pi y)  (= {amplitude:.4f} sin({p["a1"]:g} pi x) sin({p["a2"]:g} pi y)),
+    q(x, y) = (k^2 - (a1 pi)^2 - (a2 pi)^2) sin(a1 pi x) sin(a2 pi y),
 
-with k = {p["k"]:g}; `task.pde.residual` includes q. The solution oscillates four times faster in y
+with k = {p["k"]:g}; `task.pde.residual` includes q. The source oscillates four times faster in y
 than in x.
 
 {pinn_data_section(train, n * n, f"a regular {n} x {n} grid (`linspace(-1, 1, {n})` in x and in y, boundary included), flattened with y as the slow index: `predictions.reshape({n}, {n})[i, j]` is u(x_j, y_i).")}
 
 ## Score
 
-Relative L2 error over the query grid. The problem is manufactured: the reference is the exact solution the
-source term was built from, accurate to rounding.
+Relative L2 error over the query grid, against a reference the candidate never sees (accurate to
+rounding).
 
 ## Known difficulty
 
-The residual term (second derivatives of an oscillatory function, magnitude ~ (4 pi)^2) dominates the
+The residual term (second derivatives of an oscillatory field, magnitude ~ (4 pi)^2) dominates the
 boundary term in a PINN loss, so the back-propagated gradients are badly unbalanced and the boundary
 condition is learnt poorly. Adaptive loss weights (e.g. learning-rate annealing from gradient statistics),
 modified architectures and exact boundary conditions (`u = task.pde.boundary_distance(x) * net(x)`) are
