@@ -153,11 +153,13 @@ def test_debug_context_for_the_root_uses_root_key() -> None:
     (1, ["proposal"]),
     (2, ["plan", "feasibility", "proposal"]),
     (3, ["reasoning", "critique", "plan", "feasibility", "proposal"]),
-    (0, ["reasoning", "critique", "reasoning", "critique", "plan", "feasibility", "proposal"]),  # default 4
+    (0, ["proposal"]),  # the proposer alone: the debate's ablation
+    (None, ["reasoning", "critique", "reasoning", "critique", "plan", "feasibility", "proposal"]),  # default 4
 ])
-def test_round_structure(rounds: int, kinds: list[str]) -> None:
-    with FakeOpenAIServer(default=RoleScript(debate_answers(rounds or 4))) as srv:
+def test_round_structure(rounds: int | None, kinds: list[str]) -> None:
+    expected = 4 if rounds is None else max(1, rounds)
+    with FakeOpenAIServer(default=RoleScript(debate_answers(expected))) as srv:
         team = LLMTeam(providers_config(srv.base_url), sleep=InstantSleep())
         outcome = asyncio.run(team.debate(context(), rounds))
     assert [m.kind for m in outcome.messages] == kinds
-    assert outcome.messages[-1].round == (rounds or 4)
+    assert outcome.messages[-1].round == expected
