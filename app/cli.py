@@ -26,6 +26,31 @@ def _fail(message: str, *, as_json: bool = False, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+# -- isolation policy (app/isolation.py): a sandbox weaker than bubblewrap needs explicit consent ---------------
+def _allow_weak_option() -> Any:
+    return typer.Option(False, "--allow-weak-isolation",
+                        help="Run even if the sandbox is weaker than bubblewrap (unshare or none: candidates can "
+                        "read host files); scores are marked weak_isolation. Also AGENTIC_SCIML_ALLOW_WEAK_ISOLATION=1.")
+
+
+def _isolation_gate(allow: bool, as_json: bool) -> dict[str, Any]:
+    """The isolation candidates will get, or exit 2 naming the backend and the flag when it is not allowed."""
+    from app.isolation import IsolationError, require_isolation
+
+    try:
+        status = require_isolation(get_settings(), allow)
+    except IsolationError as exc:
+        _fail(str(exc), as_json=as_json)
+    if status["weak"] and not as_json:
+        typer.echo(f"warning: candidates run with the weak isolation backend '{status['backend']}' "
+                   f"({status.get('weakness', 'weaker than bubblewrap')}); scores are marked weak_isolation", err=True)
+    return status
+
+
+def _isolation_line(isolation: str | None, weak: bool | None) -> str:
+    return f"  [WEAK ISOLATION: {isolation}]" if weak else ""
+
+
 def _load_problem(name_or_path: str, as_json: bool) -> Any:
     from problems.registry import get_problem
 
@@ -67,8 +92,10 @@ def evaluate_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed handed to the candidate."),
     wall_seconds: Optional[float] = typer.Option(None, "--wall-seconds", help="Override the wall budget."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Run one candidate isolated and score it against the hidden targets."""
+    from app.isolation import marks
     from baselines import baseline_path
     from sandbox.evaluate import Evaluator
 
@@ -83,13 +110,19 @@ def evaluate_cmd(
         _fail(f"cannot read candidate file {file}: {exc}", as_json=as_json)
     if wall_seconds is not None and not (0 < wall_seconds <= 86400):
         _fail("--wall-seconds must be in (0, 86400]", as_json=as_json)
+    _isolation_gate(allow_weak_isolation, as_json)
     settings = get_settings()
     progress = None if as_json else _progress_printer()
     with Evaluator.from_settings(settings) as evaluator:
         result = evaluator.evaluate(code, prob, seed=seed, budget={"wall_seconds": wall_seconds},
                                     on_log=progress)
+    weak = marks(result.protections).get("weak_isolation")
+    if weak and not (allow_weak_isolation or settings.allow_weak_isolation):  # known only now (Ray nodes)
+        from app.isolation import refusal_message
+
+        _fail(refusal_message(result.protections["backend"]) + "; the score is withheld", as_json=as_json)
     if as_json:
-        typer.echo(json.dumps({**result.summary(), "candidate": str(file)}))
+        typer.echo(json.dumps({**result.summary(), **marks(result.protections), "candidate": str(file)}))
     else:
         _print_result(result, file)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
@@ -113,8 +146,16 @@ def _print_result(result: Any, file: Path) -> None:
     typer.echo(f"status:      {result.status}")
     if result.reason:
         typer.echo(f"reason:      {result.reason}")
+    from app.isolation import marks
+
+    mark = marks(result.protections)
     if result.score is not None:
-        typer.echo(f"score:       {result.score:.4e} ({result.metric})")
+        typer.echo(f"score:       {result.score:.4e} ({result.metric})"
+                   + _isolation_line(mark.get("isolation"), mark.get("weak_isolation")))
+    if mark:
+        typer.echo(f"isolation:   {mark['isolation']}" + (" (WEAK: weaker than bubblewrap; the candidate could read "
+                                                         "host files, so this score may not be trustworthy)"
+                                                         if mark["weak_isolation"] else ""))
     typer.echo(f"wall time:   {result.wall_seconds:.2f} s (start-up {result.startup_seconds:.2f} s)")
     typer.echo("protections:")
     for key, value in result.protections.items():
@@ -151,7 +192,8 @@ class _CampaignProgress:
             line = f"node #{node_id}: training"
         elif type_ == "evaluation.finished":
             if payload.get("status") == "succeeded":
-                line = f"node #{node_id}: score {payload['score']:.3e}"
+                line = f"node #{node_id}: score {payload['score']:.3e}" + _isolation_line(
+                    payload.get("isolation"), payload.get("weak_isolation"))
             else:
                 line = f"node #{node_id}: failed ({payload.get('failure')}: {str(payload.get('reason'))[:80]})"
         elif type_ == "node.skipped":
@@ -191,6 +233,11 @@ def _print_summary(summary: dict[str, Any], as_json: bool, extra: dict[str, Any]
         typer.echo(f"  debates {debates['held']}, {debates['changed_plan']} changed the opening plan "
                    f"({', '.join(f'{k} {v}' for k, v in sorted(debates['verdicts'].items()))}); "
                    f"numbers from the sampler in {debates['numbers_sampled']}")
+    isolation = summary.get("isolation") or {}
+    if isolation.get("weak_isolation"):
+        backends = ", ".join(f"{k} {v}" for k, v in sorted(isolation["backends"].items()))
+        typer.echo(f"  WEAK ISOLATION: {isolation['weak_scores']} score(s) came from a sandbox weaker than bubblewrap "
+                   f"({backends}); a candidate could read host files, so they may not be trustworthy")
     for key, value in (extra or {}).items():
         typer.echo(f"  {key}: {value}")
 
@@ -240,6 +287,7 @@ def run_cmd(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="LLM token cap."),
     export_dir: Optional[Path] = typer.Option(None, "--export", help="Export the result here when done."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout at the end."),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Run a discovery campaign: analyse, score the root, evolve the tree, report the champion."""
     from pydantic import ValidationError
@@ -258,6 +306,9 @@ def run_cmd(
         )
     except (ValidationError, ValueError) as exc:
         _fail(_validation_message(exc), as_json=as_json)
+    _isolation_gate(allow_weak_isolation, as_json)
+    if allow_weak_isolation:  # stored with the campaign: a resume keeps the consent
+        config = config.model_copy(update={"allow_weak_isolation": True})
     with _services(warm_workers=max(1, concurrency)) as services:
         try:
             campaign_id = create_campaign(services.db, config)
@@ -295,6 +346,7 @@ def _maybe_export(services, campaign_id: str, export_dir: Optional[Path]) -> dic
 def resume_cmd(
     campaign_id: str = typer.Argument(..., help="Campaign id (see `agentic-sciml list`)."),
     as_json: bool = typer.Option(False, "--json"),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Continue an interrupted campaign: finished nodes are kept, unfinished work is redone."""
     from app.campaigns.engine import campaign_summary
@@ -306,8 +358,20 @@ def resume_cmd(
             _fail(str(exc), as_json=as_json)
         if before["status"] in ("completed", "cancelled"):
             _fail(f"campaign {campaign_id} is {before['status']}; nothing to resume", as_json=as_json)
+        _isolation_gate(allow_weak_isolation or before["isolation"]["allow_weak_isolation"], as_json)
+        if allow_weak_isolation:
+            _grant_weak_isolation(services.db, campaign_id)
         summary = _run_to_end(services, campaign_id, as_json)
     _print_summary(summary, as_json)
+
+
+def _grant_weak_isolation(db: Any, campaign_id: str) -> None:
+    """Record the consent given on this command line in the campaign's configuration."""
+    from app.db import repository as repo
+
+    with db.session_scope() as s:
+        campaign = repo.get_campaign(s, campaign_id)
+        campaign.config = {**campaign.config, "allow_weak_isolation": True}
 
 
 @app.command("replay")
@@ -316,6 +380,7 @@ def replay_cmd(
     strict: bool = typer.Option(True, "--strict/--lenient",
                                 help="Strict: refuse any request that is not in the recording."),
     as_json: bool = typer.Option(False, "--json"),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Re-run a recorded LLM campaign offline: same answers, same tree, and with the same seeds the same scores."""
     from app.campaigns.config import CampaignConfig
@@ -341,6 +406,8 @@ def replay_cmd(
             # The replay's nodes get new ids; models are shown the ids the recorded campaign had.
             aliases = NodeAliases((n.id, n.parent_id, n.iteration) for n in repo.list_nodes(s, campaign_id))
         config = CampaignConfig(**{k: v for k, v in stored.items() if not k.startswith("_")})
+        _isolation_gate(allow_weak_isolation, as_json)  # the recording's consent is not this run's
+        config = config.model_copy(update={"allow_weak_isolation": allow_weak_isolation})
         new_id = create_campaign(services.db, config, name=f"replay of {campaign_id}")
         team = LLMTeam.from_recording(path, strict=strict, campaign_id=new_id, node_aliases=aliases)
         try:
@@ -388,7 +455,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
         root = "—" if r["root_score"] is None else f"{r['root_score']:.3e}"
         champ = "—" if r["champion_score"] is None else f"{r['champion_score']:.3e}"
         typer.echo(f"{r['campaign_id']}  {r['problem'] or '':<20} {r['status']:<10} root {root}  champion {champ}"
-                   f"  evals {r['evaluations']}")
+                   f"  evals {r['evaluations']}"
+                   + ("  WEAK ISOLATION" if (r.get("isolation") or {}).get("weak_isolation") else ""))
 
 
 @app.command("show")

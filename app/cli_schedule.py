@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import typer
 
-from app.cli import _CampaignProgress, _fail, app
+from app.cli import _allow_weak_option, _CampaignProgress, _fail, _grant_weak_isolation, _isolation_gate, app
 from app.settings import get_settings
 
 batch_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -117,6 +117,7 @@ def batch_run(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout at the end."),
     team_factory: Optional[str] = typer.Option(None, "--team-factory", hidden=True,
                                                help="module:callable building the team (tests, plugins)."),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Run a batch here, campaign after campaign, then print its summary (exit 1 if a campaign failed)."""
     from app.campaigns.service import open_services
@@ -124,6 +125,10 @@ def batch_run(
 
     spec = _load_spec(file, as_json)
     runs = _plan(spec, file, as_json)
+    _isolation_gate(allow_weak_isolation or all(r.config.allow_weak_isolation for r in runs), as_json)
+    if allow_weak_isolation:  # stored with each campaign: a resume keeps the consent
+        for r in runs:
+            r.config = r.config.model_copy(update={"allow_weak_isolation": True})
     concurrency = max(r.config.concurrency for r in runs)
     with open_services(get_settings(), warm_workers=max(1, concurrency)) as services:
         batch_id = start_local_batch(services, spec, runs)
@@ -135,7 +140,8 @@ def batch_run(
 
 @batch_app.command("resume")
 def batch_resume(batch_id: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json"),
-                 team_factory: Optional[str] = typer.Option(None, "--team-factory", hidden=True)) -> None:
+                 team_factory: Optional[str] = typer.Option(None, "--team-factory", hidden=True),
+                 allow_weak_isolation: bool = _allow_weak_option()) -> None:
     """Continue a local batch: its unfinished campaigns run here, then the summary is printed."""
     from app.campaigns.service import open_services
     from app.db.models import Batch
@@ -149,6 +155,16 @@ def batch_resume(batch_id: str = typer.Argument(...), as_json: bool = typer.Opti
                 _fail(f"batch {batch_id} is run by the service's workers; it cannot be resumed here", as_json=as_json)
             if batch.status != "running":
                 _fail(f"batch {batch_id} is {batch.status}; nothing to resume", as_json=as_json)
+            from app.db import repository as repo
+            from app.scheduling.batches import campaign_ids
+
+            campaigns = [c for c in (repo.get_campaign(s, i) for i in campaign_ids(s, batch_id)) if c is not None]
+            allowed = all((c.config or {}).get("allow_weak_isolation") for c in campaigns)
+            ids = [c.id for c in campaigns]
+        _isolation_gate(allow_weak_isolation or allowed, as_json)
+        if allow_weak_isolation:
+            for campaign_id in ids:
+                _grant_weak_isolation(services.db, campaign_id)
         outcome = _drive(services, batch_id, as_json, team_factory)
     _finish(outcome, as_json)
 

@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 from pydantic import ValidationError
 
-from app.cli import _fail, _validation_message, app
+from app.cli import _allow_weak_option, _fail, _validation_message, app
 from app.settings import get_settings
 
 keys_app = typer.Typer(add_completion=False, no_args_is_help=True, help="API keys for the REST API.")
@@ -39,6 +39,29 @@ def _team_factory(path: str | None):
         _fail(str(exc))
 
 
+def _service_isolation(allow: bool):
+    """The settings with the command line's consent to a weak sandbox, and a line saying which one is used.
+
+    A service does not refuse to start on a weak backend: its workers refuse each campaign that did not
+    allow it (the API's ``allow_weak_isolation`` field), unless the whole service does (this flag or
+    ``AGENTIC_SCIML_ALLOW_WEAK_ISOLATION=1``)."""
+    from app.isolation import FIELD, isolation_status
+
+    settings = get_settings()
+    if allow:
+        settings.allow_weak_isolation = True
+    status = isolation_status(settings)
+    line = f"isolation: {status['backend'] or status['requested']} ({status['strength']})"
+    if status.get("error"):
+        _fail(str(status["error"]))
+    if status["weak"]:
+        line += (f"; WEAK: {status.get('weakness', '')}; "
+                 + ("every campaign may run, its scores marked weak_isolation" if status[FIELD] else
+                    f"campaigns that do not set {FIELD} are refused (--allow-weak-isolation allows all)"))
+    typer.echo(line, err=True)
+    return settings
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -53,6 +76,7 @@ def serve_cmd(
     demo: bool = typer.Option(False, "--demo", help="Queue a short offline campaign at start-up (implies "
                               "--embedded unless --no-embedded) and print its dashboard address."),
     demo_problem: str = typer.Option("discontinuous_fit1d", "--demo-problem", help="Problem of the --demo campaign."),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Run the REST API (under /v1) and the web dashboard (under /ui/) with in-process workers."""
     import uvicorn
@@ -70,7 +94,7 @@ def serve_cmd(
         _fail(f"embedded mode has no authentication and binds to loopback only, not {service.host!r}; "
               "drop --embedded (and create keys with `agentic-sciml keys create`) to serve on the network")
     _logging()
-    settings = get_settings()
+    settings = _service_isolation(allow_weak_isolation)
     demo_id = None
     if demo:
         from problems.errors import ProblemNotFound, ProblemValidationError
@@ -102,6 +126,7 @@ def worker_cmd(
     team_factory: Optional[str] = typer.Option(None, "--team-factory", hidden=True,
                                                help="module:callable building the team (tests, plugins)."),
     name: Optional[str] = typer.Option(None, "--name", help="Worker name in leases and logs."),
+    allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
     """Run workers that claim queued campaigns from the shared database (SIGTERM stops them cleanly)."""
     from app.workers.main import run_worker_process
@@ -113,7 +138,8 @@ def worker_cmd(
     if size < 1:
         _fail("--threads must be at least 1")
     typer.echo(f"worker: {size} thread(s), lease {service.lease_seconds:g} s", err=True)
-    run_worker_process(get_settings(), size=size, options=service.worker_options(),
+    settings = _service_isolation(allow_weak_isolation)
+    run_worker_process(settings, size=size, options=service.worker_options(),
                        team_factory=_team_factory(service.team_factory), name=name)
 
 

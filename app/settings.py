@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default="auto",
         description="Isolation backend; 'auto' picks the strongest one this machine supports.",
     )
+    allow_weak_isolation: bool = Field(
+        default=False,
+        description="Run candidates even when the isolation backend is weaker than bubblewrap (unshare or "
+        "none: a candidate can read host files, hidden targets included); such scores are marked "
+        "weak_isolation. Off: campaigns, batches and `evaluate` refuse to start on a weak backend.",
+    )
     sandbox_uid_base: int = Field(
         default=61000, description="When running as root, candidates run as unprivileged uids from here."
     )

@@ -119,6 +119,47 @@ def probe() -> MachineSupport:
     return MachineSupport(is_root, bwrap, bwrap_works, unshare, unshare_works, setpriv, tuple(notes))
 
 
+# How much each backend confines a candidate. Only bubblewrap hides the host filesystem: under the weaker
+# ones a candidate can read any world-readable file, a problem's hidden targets included (a user problem's
+# data.npz, for instance), so their scores are not trustworthy.
+STRENGTH: dict[str, str] = {"bwrap": "strong", "unshare": "weak", "none": "weak"}
+WEAKNESS: dict[str, str] = {
+    "unshare": "network namespace only: the host filesystem is shared, so a candidate can read world-readable "
+               "files, hidden targets included",
+    "none": "no namespaces: the host filesystem and the network are guarded only by in-process hooks, so a "
+            "candidate can read world-readable files, hidden targets included",
+}
+
+
+def is_weak(backend: str | None) -> bool:
+    """Whether ``backend`` is weaker than bubblewrap (``None``, not known, is not called weak)."""
+    return backend is not None and backend != "bwrap"
+
+
+def describe_backend(requested: str = "auto") -> dict[str, object]:
+    """Which backend :func:`choose_backend` picks for ``requested`` here, and how strong it is; never raises."""
+    support = probe()
+    try:
+        backend: str | None = choose_backend(requested)
+        error = None
+    except RuntimeError as exc:
+        backend, error = None, str(exc)
+    info: dict[str, object] = {
+        "requested": requested,
+        "backend": backend,
+        "strength": STRENGTH.get(backend or "", "unavailable"),
+        "weak": is_weak(backend),
+        "bwrap_usable": support.bwrap_works,
+        "unshare_usable": support.unshare_works,
+        "notes": list(support.notes),
+    }
+    if backend in WEAKNESS:
+        info["weakness"] = WEAKNESS[backend]
+    if error:
+        info["error"] = error
+    return info
+
+
 def choose_backend(requested: str = "auto") -> Backend:
     support = probe()
     if requested == "bwrap" or (requested == "auto" and support.bwrap_works):
@@ -238,7 +279,8 @@ def plan_launch(
     nodes are bound into the jail; without them the candidate sees no GPU.
     """
     support = probe()
-    protections: dict[str, object] = {"backend": backend, "rlimits": limits.as_report()}
+    protections: dict[str, object] = {"backend": backend, "strength": STRENGTH.get(backend, "weak"),
+                                      "rlimits": limits.as_report()}
     fallbacks: list[str] = list(support.notes)
     drop_uid = support.is_root and uid is not None and support.setpriv is not None
     processes = limits.processes

@@ -33,6 +33,9 @@ class CampaignConfig(BaseModel):
     max_tokens: int | None = Field(None, ge=0, description="LLM token cap for the whole campaign")
     reeval_seeds: list[int] = Field(default_factory=list, description="extra seeds to re-run the champion with")
     memory: Literal["full", "none", "random"] = "full"
+    allow_weak_isolation: bool = Field(
+        False, description="run even if the sandbox is weaker than bubblewrap (unshare or none: candidates can "
+        "read host files); such scores are marked weak_isolation")
 
     @model_validator(mode="after")
     def _llm_needs_providers(self) -> "CampaignConfig":

@@ -148,6 +148,7 @@ class CampaignEngine:
         memory: MethodMemory | None = None,
         on_event: EventCallback | None = None,
         card_sink: Callable[[Any], Any] | None = None,
+        allow_weak_isolation: bool | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -156,6 +157,9 @@ class CampaignEngine:
         self.memory = memory or NoMemory()
         self.on_event = on_event
         self.card_sink = card_sink  # stores a discovered method card (the knowledge base's add_card)
+        # Consent to a sandbox weaker than bubblewrap for every campaign (None: the setting); a campaign's
+        # own config.allow_weak_isolation also counts. See app/isolation.py.
+        self.allow_weak_isolation = allow_weak_isolation
         self.cancel = threading.Event()
         # Set by a worker to its lease check; called first in every write transaction.
         self.fence: Callable[[Any], None] | None = None
@@ -227,6 +231,10 @@ class CampaignEngine:
     def _config(self, campaign: Campaign) -> CampaignConfig:
         return CampaignConfig(**{k: v for k, v in campaign.config.items() if not k.startswith("_")})
 
+    def _config_of(self, campaign_id: str) -> CampaignConfig:
+        with self.db.session_scope(readonly=True) as s:
+            return self._config(repo.get_campaign(s, campaign_id))
+
     # -- entry point --------------------------------------------------------------------------------------
     async def run(self, campaign_id: str) -> dict[str, Any]:
         from problems.registry import get_problem
@@ -265,7 +273,25 @@ class CampaignEngine:
         self._finish(campaign_id, final, reason)
         return self.summary(campaign_id)
 
+    def _weak_allowed(self, config: CampaignConfig) -> bool:
+        allowed = self.allow_weak_isolation
+        if allowed is None:
+            from app.settings import get_settings
+
+            allowed = get_settings().allow_weak_isolation
+        return bool(allowed or config.allow_weak_isolation)
+
+    def _check_isolation(self, config: CampaignConfig, backend: str | None) -> None:
+        """Stop before any candidate runs (or is scored) under a weak sandbox the campaign was not allowed."""
+        from app.isolation import HOW_ANY, is_weak, refusal_message
+
+        if is_weak(backend) and not self._weak_allowed(config):
+            raise StopCampaign("failed", refusal_message(str(backend), how=HOW_ANY))
+
     async def _stages(self, campaign_id: str, config: CampaignConfig, problem: Any) -> DataReport:
+        from app.isolation import evaluator_backend
+
+        self._check_isolation(config, evaluator_backend(self.evaluator))
         data_report = await self._ensure_analysis(campaign_id, problem)
         await self._ensure_root(campaign_id, config, problem, data_report)
         await self._redo_unfinished(campaign_id, config, problem, data_report)
@@ -714,6 +740,13 @@ class CampaignEngine:
     async def _record_result(self, campaign_id: str, problem: Any, node_id: int, code: CandidateCode,
                              result: EvaluationResult, stage: str, evaluations: int, timings: dict[str, float],
                              title: str | None, parent_id: int | None) -> str:
+        from app.isolation import marks
+
+        isolation = marks(result.protections)  # the backend this score came from, stored with it
+        if isolation.get("weak_isolation") and not self._weak_allowed(config := self._config_of(campaign_id)):
+            with self._session() as s:  # not scored: a resume that allows it evaluates the node again
+                repo.update_node(s, node_id, status="pending")
+            self._check_isolation(config, isolation["isolation"])
         curves = _curves(result.logs)
         fields: dict[str, Any] = {
             "protections": result.protections, "curves": curves, "timings": timings,
@@ -731,7 +764,7 @@ class CampaignEngine:
                 if result.predictions_npy:
                     fields["predictions_artifact"] = repo.store_artifact(
                         s, self.store, result.predictions_npy, media_type="application/x-npy")
-                champion = repo.record_node_score(s, node_id, result.score, metrics=result.metrics)
+                champion = repo.record_node_score(s, node_id, result.score, metrics={**result.metrics, **isolation})
                 status = "succeeded"
                 repo.set_node_status(s, node_id, status, **fields)
                 repo.add_campaign_usage(s, campaign_id, evaluations=evaluations)
@@ -747,7 +780,7 @@ class CampaignEngine:
             view = _view(node, 0, parent.score if parent is not None else None)
             tx.event("evaluation.finished", {
                 "status": result.status, "score": result.score, "failure": result.failure, "reason": result.reason,
-                "stage": stage, "wall_seconds": result.wall_seconds, "title": title,
+                "stage": stage, "wall_seconds": result.wall_seconds, "title": title, **isolation,
             }, node_id=node_id)
             if champion:
                 tx.event("champion.changed", {"score": result.score, "title": title}, node_id=node_id)
@@ -841,6 +874,8 @@ class CampaignEngine:
 
 
 def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
+    from app.isolation import campaign_isolation
+
     with db.session_scope(readonly=True) as s:
         campaign = repo.get_campaign(s, campaign_id)
         if campaign is None:
@@ -865,6 +900,7 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
             "wall_seconds": round(state.get("active_seconds", 0.0), 2),
             "error": campaign.error,
             "champion_reeval": (champion.metrics or {}).get("reeval") if champion else None,
+            "isolation": campaign_isolation(s, campaign),
             "created_at": campaign.created_at.isoformat() if campaign.created_at else None,
             "debates": debate_counts(s, campaign_id),
         }

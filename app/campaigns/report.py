@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.campaigns.engine import campaign_summary
+from app.isolation import node_marks
 from app.db import repository as repo
 from app.db.artifacts import ArtifactStore
 from app.db.session import Database
@@ -31,7 +32,7 @@ def tree_rows(db: Database, campaign_id: str) -> list[dict[str, Any]]:
             rows.append({
                 "node_id": node.id, "parent_id": node.parent_id, "depth": node.depth, "iteration": node.iteration,
                 "status": node.status, "score": node.score, "title": proposal.get("title"),
-                "card": proposal.get("card"), "error": node.error,
+                "card": proposal.get("card"), "error": node.error, **node_marks(node.metrics),
             })
             for child in sorted(children.get(node.id, []), key=lambda c: c.id):
                 walk(child)
@@ -46,6 +47,8 @@ def format_tree(rows: list[dict[str, Any]], champion_id: int | None) -> str:
     for row in rows:
         mark = " ★" if row["node_id"] == champion_id else ""
         status = row["status"] if row["status"] != "succeeded" else _score(row["score"])
+        if row.get("weak_isolation"):
+            status += f" [WEAK ISOLATION: {row.get('isolation')}]"
         text = row["title"] or ""
         if row["status"] in ("failed", "skipped_duplicate") and row["error"]:
             text += f"  ({row['error'][:90]})"
@@ -64,6 +67,7 @@ def lineage(db: Database, store: ArtifactStore, node_id: int) -> list[dict[str, 
                 "node_id": node.id, "iteration": node.iteration, "score": node.score, "status": node.status,
                 "title": proposal.get("title"), "rationale": proposal.get("rationale"),
                 "design": proposal.get("design"), "card": proposal.get("card"), "analysis": node.analysis,
+                **node_marks(node.metrics),
                 "code": repo.node_code(node, store),
             })
             node = repo.get_node(s, node.parent_id) if node.parent_id else None
@@ -139,6 +143,7 @@ def _report_markdown(summary: dict[str, Any], chain: list[dict[str, Any]], rows:
         f"- iterations: {summary['iterations']}, evaluations: {summary['evaluations']}, "
         f"failures: {summary['failures']}, active wall time: {summary['wall_seconds']:.0f} s",
     ]
+    lines.append(_isolation_markdown(summary.get("isolation") or {}))
     reeval = summary.get("champion_reeval")
     if reeval and reeval.get("mean") is not None:
         lines.append(f"- champion re-evaluated over seeds {list(reeval['scores_by_seed'])}: mean "
@@ -149,7 +154,8 @@ def _report_markdown(summary: dict[str, Any], chain: list[dict[str, Any]], rows:
     lines += ["", "## Lineage of the champion", ""]
     for step in chain:
         lines.append(f"### #{step['node_id']} (iteration {step['iteration']}): {step['title'] or 'root'} — "
-                     f"{_score(step['score'])}")
+                     f"{_score(step['score'])}"
+                     + (f" (**weak isolation: {step['isolation']}**)" if step.get("weak_isolation") else ""))
         if step.get("card"):
             lines.append(f"\nRetrieved method: `{step['card']}`")
         if step.get("rationale"):
@@ -159,3 +165,12 @@ def _report_markdown(summary: dict[str, Any], chain: list[dict[str, Any]], rows:
         lines.append(f"\nCode: `lineage/node_{step['node_id']}.py`\n")
     lines += ["## All nodes", "", "```", format_tree(rows, summary["champion_node_id"]), "```", ""]
     return "\n".join(lines)
+
+
+def _isolation_markdown(isolation: dict[str, Any]) -> str:
+    backends = ", ".join(f"{name} ({count})" for name, count in sorted((isolation.get("backends") or {}).items()))
+    if isolation.get("weak_isolation"):
+        return (f"- **WEAK ISOLATION**: {isolation['weak_scores']} score(s) came from a sandbox weaker than "
+                f"bubblewrap ({backends}); a candidate could read host files, hidden targets included, so these "
+                "scores may not be trustworthy")
+    return f"- isolation: {backends or 'not recorded'}"

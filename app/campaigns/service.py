@@ -115,7 +115,8 @@ def make_engine(services: Services, config: CampaignConfig, on_event: EventCallb
     team = team or build_team(config, settings=services.settings, campaign_id=campaign_id)
     kb = services.kb
     return CampaignEngine(services.db, services.store, services.evaluator, team,
-                          memory=build_memory(config.memory, kb), on_event=on_event, card_sink=kb.add_card)
+                          memory=build_memory(config.memory, kb), on_event=on_event, card_sink=kb.add_card,
+                          allow_weak_isolation=getattr(services.settings, "allow_weak_isolation", None))
 
 
 def run_campaign(services: Services, campaign_id: str, *, on_event: EventCallback | None = None,

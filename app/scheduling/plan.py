@@ -87,6 +87,8 @@ def plan_batch(spec: BatchSpec, rules: PlanRules, session: Any = None) -> list[P
             merged, origin = _merge(spec, i, j)
             _check_access(merged, origin, rules, team_loc=("teams", j, "team"))
             try:
+                if spec.allow_weak_isolation:  # the batch-wide consent (app/isolation.py)
+                    merged["allow_weak_isolation"] = True
                 config = CampaignConfig(problem=resolved.ref, **merged)
             except ValidationError as exc:
                 error = exc.errors()[0]

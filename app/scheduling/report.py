@@ -41,6 +41,9 @@ class BatchRow(BaseModel):
     tokens: int
     error: str | None
     link: str | None = Field(description="the campaign in the API")
+    weak_isolation: bool = Field(False, description="some scores came from a sandbox weaker than bubblewrap, "
+                                 "where a candidate could read host files (see isolation)")
+    isolation: dict[str, Any] | None = Field(None, description="backends the scores came from, with counts")
 
 
 class BatchTotals(BaseModel):
@@ -77,6 +80,7 @@ def build_summary(session: Session, batch: Batch, *, base_url: str = "") -> Batc
     wanted = {n for c in campaigns.values() for n in (c.root_node_id, c.champion_node_id) if n}
     scores = dict(session.execute(select(Node.id, Node.score).where(Node.id.in_(wanted))).all()) if wanted else {}
     rows = [_row(link, campaigns.get(link.campaign_id or ""), scores, base_url) for link in links]
+    _mark_isolation(session, rows, campaigns)
     return BatchSummary(batch_id=batch.id, name=batch.name, status=batch.status,
                         final=bool(rows) and all(r.status in TERMINAL or r.status == "deleted" for r in rows),
                         schedule_id=batch.schedule_id, slot=batch.slot, created_at=batch.created_at,
@@ -101,6 +105,21 @@ def _row(link: BatchCampaign, campaign: Campaign | None, scores: dict[int, float
         tokens=int((campaign.tokens_in or 0) + (campaign.tokens_out or 0)), error=campaign.error,
         link=f"{base_url.rstrip('/')}/v1/campaigns/{campaign.id}",
     )
+
+
+def _mark_isolation(session: Session, rows: list[BatchRow], campaigns: dict[str, Campaign]) -> None:
+    from app.isolation import summarise
+
+    if not campaigns:
+        return
+    scored: dict[str, list[Any]] = {}
+    for cid, metrics in session.execute(select(Node.campaign_id, Node.metrics)
+                                        .where(Node.campaign_id.in_(list(campaigns)), Node.score.is_not(None))):
+        scored.setdefault(cid, []).append(metrics)
+    for row in rows:
+        if row.campaign_id in campaigns:
+            info = summarise(campaigns[row.campaign_id].config, scored.get(row.campaign_id, []))
+            row.isolation, row.weak_isolation = info["backends"], info["weak_isolation"]
 
 
 def _totals(rows: list[BatchRow], budget: dict[str, Any]) -> BatchTotals:
@@ -150,9 +169,10 @@ def render_markdown(summary: BatchSummary) -> str:
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary.rows:
         campaign = f"[{r.campaign_id}]({r.link})" if r.campaign_id and r.link else (r.campaign_id or "deleted")
+        weak = " (weak isolation)" if r.weak_isolation else ""
         lines.append(f"| {r.position + 1} | {_cell(r.problem)} | {_cell(r.team)} | {r.status} | "
                      f"{_score(r.root_score)} | "
-                     f"{_score(r.champion_score)} | {_factor(r.improvement_factor)} | {r.evaluations} | "
+                     f"{_score(r.champion_score)}{weak} | {_factor(r.improvement_factor)} | {r.evaluations} | "
                      f"{r.wall_seconds:.1f} | {r.cost_usd:.4f} | {r.tokens} | {campaign} |")
     lines += ["", "## Totals", ""]
     caps = totals.budget
@@ -170,6 +190,13 @@ def render_markdown(summary: BatchSummary) -> str:
                      f"campaign{'s' if scored != 1 else ''} with both scores")
     else:
         lines.append("- no campaign has both a root and a champion score")
+    weak = [r for r in summary.rows if r.weak_isolation]
+    if weak:
+        lines += ["", "## Weak isolation", "",
+                  "These campaigns scored candidates under a sandbox weaker than bubblewrap, where a candidate could "
+                  "read host files (hidden targets included); their scores may not be trustworthy:", ""]
+        lines += [f"- #{r.position + 1} {_cell(r.problem)} / {_cell(r.team)}: "
+                  + ", ".join(f"{k} ({v})" for k, v in sorted((r.isolation or {}).items())) for r in weak]
     failed = [r for r in summary.rows if r.error and r.status in ("failed", "paused")]
     if failed:
         lines += ["", "## Problems", ""]

@@ -107,6 +107,9 @@ class BatchSpec(BaseModel):
         description="team configurations; every problem runs with every one (default: the offline team)")
     defaults: CampaignDefaults | None = None  # type: ignore[valid-type]
     budget: BatchBudget = Field(default_factory=BatchBudget)
+    allow_weak_isolation: bool = Field(
+        False, description="every campaign of the batch runs even if the sandbox is weaker than bubblewrap "
+        "(unshare or none: candidates can read host files); such scores are marked weak_isolation")
 
     @field_validator("problems", mode="before")
     @classmethod
