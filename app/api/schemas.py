@@ -123,6 +123,9 @@ class CampaignOut(BaseModel):
     updated_at: datetime | None
     debates: dict[str, Any] | None = Field(
         None, description="one campaign only: debates held, how many changed the opening plan, by verdict")
+    isolation: dict[str, Any] | None = Field(
+        None, description="sandbox backends the scores came from (count per backend), how many were weak "
+        "(weaker than bubblewrap: weak_isolation true) and whether the campaign allowed that")
 
 
 class CampaignPage(BaseModel):
@@ -149,6 +152,10 @@ class TreeNode(BaseModel):
     title: str | None
     card: str | None
     error: str | None
+    isolation: str | None = Field(None, description="the sandbox backend the score came from (bwrap, unshare, none)")
+    weak_isolation: bool | None = Field(
+        None, description="true: scored under a sandbox weaker than bubblewrap, where a candidate could read host "
+        "files (hidden targets included); the score may not be trustworthy")
 
 
 class Tree(BaseModel):
@@ -182,6 +189,10 @@ class NodeOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    isolation: str | None = Field(None, description="the sandbox backend the score came from (bwrap, unshare, none)")
+    weak_isolation: bool | None = Field(
+        None, description="true: scored under a sandbox weaker than bubblewrap, where a candidate could read host "
+        "files (hidden targets included); the score may not be trustworthy")
 
 
 class Diff(BaseModel):
@@ -311,6 +322,8 @@ class SearchResult(BaseModel):
 # -- service --------------------------------------------------------------------------------------------------
 class Health(BaseModel):
     status: str
+    isolation: dict[str, Any] | None = Field(
+        None, description="the sandbox backend candidates get here, its strength, and whether weak ones are allowed")
 
 
 class Readiness(BaseModel):
@@ -318,6 +331,7 @@ class Readiness(BaseModel):
     database: str
     workers_alive: int
     workers: list[dict[str, Any]]
+    isolation: dict[str, Any] | None = Field(None, description="as in /healthz")
 
 
 class Me(BaseModel):

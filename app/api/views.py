@@ -12,6 +12,7 @@ from app.api.errors import not_found
 from app.api.schemas import CampaignOut, Champion, Cost, Progress, RunInfo
 from app.db import repository as repo
 from app.db.models import Campaign, Node, Problem
+from app.isolation import summarise
 from app.workers.queue import describe, live_items
 
 
@@ -52,8 +53,15 @@ def campaign_views(session: Session, campaigns: list[Campaign]) -> list[Campaign
     special = {n for c in campaigns for n in (c.root_node_id, c.champion_node_id) if n}
     nodes = {n.id: n for n in session.scalars(select(Node).where(Node.id.in_(special)))} if special else {}
     runs = live_items(session, ids)
-    return [_view(c, counts.get(c.id, {}), problems.get(c.problem_id, "?"), kinds.get(c.problem_id), nodes,
-                  runs.get(c.id)) for c in campaigns]
+    scored: dict[str, list[Any]] = {}
+    for cid, metrics in session.execute(select(Node.campaign_id, Node.metrics)
+                                        .where(Node.campaign_id.in_(ids), Node.score.is_not(None))):
+        scored.setdefault(cid, []).append(metrics)
+    views = [_view(c, counts.get(c.id, {}), problems.get(c.problem_id, "?"), kinds.get(c.problem_id), nodes,
+                   runs.get(c.id)) for c in campaigns]
+    for view, c in zip(views, campaigns):
+        view.isolation = summarise(c.config, scored.get(c.id, []))
+    return views
 
 
 def campaign_view(session: Session, campaign: Campaign) -> CampaignOut:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
+from app.api.routers.campaigns import check_isolation
 from app.api.errors import AUTH, ApiError, field_error, not_found, responses
 from app.api.schemas import ID_PATTERN, MAX_DB_INT
 from app.db.models import Batch
@@ -78,6 +79,7 @@ def create(body: BatchSpec, ctx: ApiContext = Depends(get_ctx),
             runs = plan_batch(body, plan_rules(ctx, principal), s)
         except BatchSpecError as exc:
             raise spec_error(exc) from None
+    check_isolation(ctx, all(r.config.allow_weak_isolation for r in runs), ["body", "allow_weak_isolation"])
     _check_admission(ctx, principal, len(runs))
     with ctx.db.session_scope() as s:
         batch = create_batch(s, body, runs, owner_id=principal.user_id, run_mode="queue",

@@ -51,6 +51,17 @@ def _resolve_problem(ctx: ApiContext, principal: Principal, name: str) -> str:
                                            f"({', '.join(BUILTINS)}) nor one of your uploaded problems")
 
 
+def check_isolation(ctx: ApiContext, allowed: bool, loc: list[str | int]) -> None:
+    """422 naming the backend and the field when candidates would run under a sandbox weaker than bubblewrap
+    that neither the request nor the service allows (app/isolation.py)."""
+    from app.isolation import HOW_API, IsolationError, require_isolation
+
+    try:
+        require_isolation(ctx.settings, allowed, how=HOW_API)
+    except IsolationError as exc:
+        raise field_error(loc, str(exc)) from None
+
+
 def _config(ctx: ApiContext, principal: Principal, body: CampaignCreate) -> CampaignConfig:
     """The engine's configuration: problem resolved to what it loads, the LLM providers file checked.
 
@@ -85,6 +96,7 @@ def create(body: CampaignCreate, ctx: ApiContext = Depends(get_ctx),
         raise field_error(["body", "concurrency"], f"concurrency {body.concurrency} exceeds this service's "
                                                    f"limit of {limit} evaluations in flight")
     config = _config(ctx, principal, body)
+    check_isolation(ctx, body.allow_weak_isolation, ["body", "allow_weak_isolation"])
     with ctx.db.session_scope(readonly=True) as s:
         check_campaign_admission(s, principal, per_user=ctx.service.max_active_campaigns_per_user,
                                  total=ctx.service.max_active_campaigns)

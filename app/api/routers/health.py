@@ -20,9 +20,20 @@ from app.workers import heartbeat
 router = APIRouter(tags=["service"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
-def healthz() -> Health:
-    return Health(status="ok")
+def _isolation(ctx: ApiContext) -> dict:
+    """Which sandbox backend candidates get (app/isolation.py); weak ones need allow_weak_isolation."""
+    from app.isolation import isolation_status
+
+    try:
+        return isolation_status(ctx.settings)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised: liveness must not fail on it
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+@router.get("/healthz", response_model=Health,
+            summary="Liveness: the process answers; says which isolation backend candidates get")
+def healthz(ctx: ApiContext = Depends(get_ctx)) -> Health:
+    return Health(status="ok", isolation=_isolation(ctx))
 
 
 @router.get("/readyz", response_model=Readiness, summary="Readiness: database reachable and a worker alive",
@@ -36,7 +47,8 @@ def readyz(ctx: ApiContext = Depends(get_ctx)) -> Response:
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         database = f"unreachable: {type(exc).__name__}"
     ready = database == "ok" and (bool(workers) or not ctx.service.ready_requires_workers)
-    body = Readiness(ready=ready, database=database, workers_alive=len(workers), workers=workers)
+    body = Readiness(ready=ready, database=database, workers_alive=len(workers), workers=workers,
+                     isolation=_isolation(ctx))
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 
 

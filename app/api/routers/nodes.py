@@ -33,6 +33,7 @@ from app.campaigns.report import tree_rows
 from app.db import repository as repo
 from app.db.events import list_events
 from app.db.models import Node
+from app.isolation import node_marks
 
 router = APIRouter(tags=["nodes"])
 CampaignId = Path(pattern=ID_PATTERN, description="campaign id")
@@ -68,6 +69,7 @@ def node(campaign_id: str = CampaignId, node_id: int = NodeId, ctx: ApiContext =
             wall_seconds=n.wall_seconds, tokens_in=n.tokens_in or 0, tokens_out=n.tokens_out or 0,
             cost_usd=n.cost_usd or 0.0, code=_code(ctx, n), code_hash=n.code_hash, children=children,
             created_at=n.created_at, started_at=n.started_at, finished_at=n.finished_at,
+            **node_marks(n.metrics),
         )
 
 

@@ -16,6 +16,8 @@ const SECTIONS = [
   ['curves', 'Curves'], ['prediction', 'Prediction'], ['analysis', 'Analysis'], ['debug', 'Debugger'], ['run', 'Run'],
 ];
 
+const WEAK_ISOLATION = 'Weaker than bubblewrap: the candidate could read host files, hidden targets included, so the score may not be trustworthy.';
+
 export async function nodePage(ctx, campaignId, nodeId) {
   const base = `/campaigns/${campaignId}/nodes/${nodeId}`;
   const [node, campaign] = await Promise.all([api(base), api(`/campaigns/${campaignId}`)]);
@@ -29,7 +31,8 @@ export async function nodePage(ctx, campaignId, nodeId) {
   ctx.main.append(h('div', { class: 'page node-page' },
     h('div', { class: 'page-head' }, h('div', {},
       h('div', { class: 'crumbs' }, link('/ui/', 'Campaigns'), ' / ', link(`/ui/campaigns/${campaignId}`, campaign.name || campaignId), ' / ', h('span', {}, `node ${nodeId}`)),
-      h('h1', {}, `#${nodeId} `, title, ' ', statusBadge(node.status), isChampion ? h('span', { class: 'badge champion-badge' }, '★ champion') : null),
+      h('h1', {}, `#${nodeId} `, title, ' ', statusBadge(node.status), isChampion ? h('span', { class: 'badge champion-badge' }, '★ champion') : null,
+        node.weak_isolation ? h('span', { class: 'badge weak-isolation', title: WEAK_ISOLATION }, `⚠ weak isolation: ${node.isolation}`) : null),
       h('div', { class: 'muted' }, `iteration ${node.iteration} · depth ${node.depth} · ${node.operation || 'improve'} · created ${fmtWhen(node.created_at)}`)),
     h('div', { class: 'row wrap' },
       node.parent_id ? link(`/ui/campaigns/${campaignId}/nodes/${node.parent_id}`, h('span', { class: 'btn' }, `↑ parent #${node.parent_id}`)) : null,
@@ -42,7 +45,10 @@ export async function nodePage(ctx, campaignId, nodeId) {
       stat('wall', fmtDuration(node.wall_seconds)),
       stat('tokens', fmtInt(node.tokens_in + node.tokens_out)),
       stat('cost', fmtUsd(node.cost_usd)),
-      stat('children', String(node.children.length))),
+      stat('children', String(node.children.length)),
+      stat('isolation', node.isolation || '—', { cls: node.weak_isolation ? 'weak-isolation' : '', title: node.weak_isolation ? WEAK_ISOLATION : 'the sandbox backend of this score' })),
+    node.weak_isolation ? h('div', { class: 'notice warn' }, h('strong', {}, 'Weak isolation: '),
+      `this score came from the '${node.isolation}' sandbox backend. ${WEAK_ISOLATION}`) : null,
     node.error ? h('div', { class: 'notice error' }, h('strong', {}, 'Failure: '), longText(node.error, { limit: 400 })) : null,
     h('nav', { class: 'chips', 'aria-label': 'sections' }, SECTIONS.map(([key, label]) => h('a', { href: `#${key}` }, label))),
     h('div', { class: 'node-grid' }, SECTIONS.map(([key, label]) => panel(label, boxes[key], { id: key })))));
