@@ -1,0 +1,41 @@
+"""The node page marks a score from a sandbox weaker than bubblewrap (issue 13, item 2): a badge by the
+title, the isolation stat and a notice; a strong score shows its backend only."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.db import repository as repo
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_node_page_marks_weak_isolation(stack, open_page):
+    from app.campaigns.config import CampaignConfig
+    from app.campaigns.service import create_campaign
+
+    cid = create_campaign(stack.db, CampaignConfig(problem="discontinuous_fit1d", allow_weak_isolation=True))
+    with stack.db.session_scope() as s:
+        root = repo.add_node(s, cid, code="def solve(task):\n    return 0\n", status="succeeded",
+                             proposal={"title": "root"}, protections={"backend": "bwrap"})
+        repo.record_node_score(s, root.id, 0.5, metrics={"rel_l2": 0.5, "isolation": "bwrap",
+                                                         "weak_isolation": False})
+        child = repo.add_node(s, cid, parent_id=root.id, iteration=1, code="def solve(task):\n    return 1\n",
+                              status="succeeded", proposal={"title": "read the targets"},
+                              protections={"backend": "none"})
+        repo.record_node_score(s, child.id, 1e-12, metrics={"rel_l2": 1e-12, "isolation": "none",
+                                                            "weak_isolation": True})
+    running = stack.serve(embedded=True)
+    page = open_page()
+
+    page.goto(f"{running.base_url}/ui/campaigns/{cid}/nodes/{child.id}")
+    page.wait_for_selector(".badge.weak-isolation")
+    assert "weak isolation: none" in page.inner_text(".badge.weak-isolation")
+    assert "Weak isolation:" in page.inner_text(".notice.warn") and "hidden targets" in page.inner_text(".notice.warn")
+    assert page.inner_text(".stat.weak-isolation .stat-value") == "none"
+
+    page.goto(f"{running.base_url}/ui/campaigns/{cid}/nodes/{root.id}")
+    page.wait_for_selector("h1 .badge")
+    assert page.query_selector(".badge.weak-isolation") is None
+    assert "bwrap" in page.inner_text(".stats")
+    page.errors.check()
