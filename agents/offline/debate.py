@@ -360,12 +360,12 @@ class Proposer:
             verdict = "renumbered" if verdict == "accepted" else verdict
         if verdict == "accepted":
             if against_first:
+                runner = max((o for o in self.options if o is not first), key=standing, default=None)
+                rival = f"'{runner.move.title}' at {standing(runner):.1f}" if runner else "no other move"
                 parts.append(
                     f"I weighed the objection ({against_first[0].text}) but keep '{first.move.title}': "
-                    f"its case ({standing(first):.1f} after the critique) still beats the alternatives "
-                    f"(best: '{best.move.title}' if I set it aside) because {first.reasons[0]}."
-                    if best is first
-                    else f"I keep '{first.move.title}': {first.reasons[0]}."
+                    f"its case ({standing(first):.1f} after the critique) is at least as strong as the best "
+                    f"alternative ({rival}) because {first.reasons[0]}."
                 )
             elif first.score >= 1.0:
                 parts.append(
