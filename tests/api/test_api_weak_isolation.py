@@ -134,11 +134,7 @@ def test_a_worker_does_not_score_weak_results_the_campaign_did_not_allow(sqlite_
         enqueue_run(s, campaign_id, max_attempts=1, reason="created")
         append_event(s, campaign_id, "campaign.queued", {"reason": "created", "by": "test"})
     pool = _pool(stack, "unshare")
-    pool.start()
-    try:
-        wait_for(lambda: stack.status(campaign_id) == "failed", timeout=60, message="the campaign to fail")
-    finally:
-        pool.stop()
+    _run_until_failed(stack, pool, campaign_id)
     with stack.db.session_scope(readonly=True) as s:
         from app.db import repository as repo
 
@@ -147,6 +143,15 @@ def test_a_worker_does_not_score_weak_results_the_campaign_did_not_allow(sqlite_
         assert "--allow-weak-isolation" in campaign.error
         nodes = repo.list_nodes(s, campaign_id)
         assert all(n.score is None for n in nodes) and campaign.best_score is None
+
+
+def _run_until_failed(stack, pool, campaign_id: str) -> None:
+    """Run the worker pool until the campaign has failed (the refusal under test), then stop it."""
+    pool.start()
+    try:
+        wait_for(lambda: stack.status(campaign_id) == "failed", timeout=60, message="the campaign to fail")
+    finally:
+        pool.stop()
 
 
 def test_a_worker_on_a_weak_sandbox_refuses_a_campaign_before_any_candidate_runs(sqlite_stack):
@@ -164,11 +169,7 @@ def test_a_worker_on_a_weak_sandbox_refuses_a_campaign_before_any_candidate_runs
     options = WorkerOptions(**{**stack.service().worker_options().model_dump(), "reap_every_beats": 2})
     pool = WorkerPool(services, size=1, options=options, team_factory=scripted_team_with(0.0), name="weak",
                       owns_services=True)
-    pool.start()
-    try:
-        wait_for(lambda: stack.status(campaign_id) == "failed", timeout=60, message="the campaign to fail")
-    finally:
-        pool.stop()
+    _run_until_failed(stack, pool, campaign_id)
     with stack.db.session_scope(readonly=True) as s:
         from app.db import repository as repo
 
