@@ -91,6 +91,8 @@ def evaluate_cmd(
     problem: str = typer.Option(..., "--problem", "-p", help="Built-in problem name or a user problem path."),
     seed: int = typer.Option(0, "--seed", help="Seed handed to the candidate."),
     wall_seconds: Optional[float] = typer.Option(None, "--wall-seconds", help="Override the wall budget."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="A step budget: train this many optimiser steps "
+                                        "(the score then does not depend on the machine's load)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
     allow_weak_isolation: bool = _allow_weak_option(),
 ) -> None:
@@ -110,11 +112,13 @@ def evaluate_cmd(
         _fail(f"cannot read candidate file {file}: {exc}", as_json=as_json)
     if wall_seconds is not None and not (0 < wall_seconds <= 86400):
         _fail("--wall-seconds must be in (0, 86400]", as_json=as_json)
+    if steps is not None and not (1 <= steps <= 100_000_000):
+        _fail("--steps must be in [1, 100000000]", as_json=as_json)
     _isolation_gate(allow_weak_isolation, as_json)
     settings = get_settings()
     progress = None if as_json else _progress_printer()
     with Evaluator.from_settings(settings) as evaluator:
-        result = evaluator.evaluate(code, prob, seed=seed, budget={"wall_seconds": wall_seconds},
+        result = evaluator.evaluate(code, prob, seed=seed, budget={"wall_seconds": wall_seconds, "max_steps": steps},
                                     on_log=progress)
     weak = marks(result.protections).get("weak_isolation")
     if weak and not (allow_weak_isolation or settings.allow_weak_isolation):  # known only now (Ray nodes)
@@ -156,7 +160,12 @@ def _print_result(result: Any, file: Path) -> None:
         typer.echo(f"isolation:   {mark['isolation']}" + (" (WEAK: weaker than bubblewrap; the candidate could read "
                                                          "host files, so this score may not be trustworthy)"
                                                          if mark["weak_isolation"] else ""))
-    typer.echo(f"wall time:   {result.wall_seconds:.2f} s (start-up {result.startup_seconds:.2f} s)")
+    typer.echo(f"wall time:   {result.wall_seconds:.2f} s (start-up {result.startup_seconds:.2f} s), "
+               f"CPU {result.cpu_seconds:.2f} s")
+    step_budget = (result.budget or {}).get("max_steps")
+    if result.steps is not None or step_budget:
+        typer.echo(f"steps:       {result.steps if result.steps is not None else '?'}"
+                   + (f" of a {step_budget}-step budget" if step_budget else "") + " (counted by the candidate)")
     typer.echo("protections:")
     for key, value in result.protections.items():
         typer.echo(f"  {key}: {value}")
@@ -228,6 +237,13 @@ def _print_summary(summary: dict[str, Any], as_json: bool, extra: dict[str, Any]
                + (f", {factor:.1f}x better than the root" if factor else ""))
     typer.echo(f"  iterations {summary['iterations']}, evaluations {summary['evaluations']}, "
                f"failures {summary['failures']}, wall {summary['wall_seconds']:.1f} s")
+    selection = summary.get("champion_selection") or {}
+    if selection.get("text"):
+        typer.echo(f"  champion chosen by {selection['text']}")
+    reeval = summary.get("champion_reeval") or {}
+    if reeval.get("mean") is not None:
+        typer.echo(f"  champion over seeds {list(reeval['scores_by_seed'])}: {reeval['mean']:.4g} "
+                   f"+- {reeval['std']:.2g}" + (f", {reeval['failed_seeds']} seed(s) failed" if reeval["failed_seeds"] else ""))
     debates = summary.get("debates") or {}
     if debates.get("held"):
         typer.echo(f"  debates {debates['held']}, {debates['changed_plan']} changed the opening plan "
@@ -273,6 +289,9 @@ def run_cmd(
     concurrency: int = typer.Option(1, "--concurrency", help="Children evaluated in parallel."),
     candidate_seconds: Optional[float] = typer.Option(None, "--candidate-seconds",
                                                       help="Wall budget per candidate (default: the problem's)."),
+    candidate_steps: Optional[int] = typer.Option(
+        None, "--candidate-steps", help="Step budget per candidate: optimiser steps instead of seconds, so scores "
+        "do not move with the machine's load (the wall budget stays the cap)."),
     debate_rounds: int = typer.Option(4, "--debate-rounds", help="Proposer/critic rounds; 0: the proposer alone."),
     knob_sampler: str = typer.Option("tpe", "--knob-sampler",
                                      help="Numbers of a move: tpe (learned from the tree) or fixed (the rules)."),
@@ -281,6 +300,9 @@ def run_cmd(
     target_score: Optional[float] = typer.Option(None, "--target-score"),
     max_wall_seconds: Optional[float] = typer.Option(None, "--max-wall-seconds"),
     reeval_seeds: str = typer.Option("", "--reeval-seeds", help="Comma-separated seeds to re-run the champion."),
+    champion_by: str = typer.Option("score", "--champion-by", help="score (best single-seed score) or seed_mean "
+                                    "(the best few re-run on --reeval-seeds; the best mean wins)."),
+    reeval_top: int = typer.Option(3, "--reeval-top", help="With --champion-by seed_mean: nodes re-run."),
     team: str = typer.Option("offline", "--team", help="offline (no LLM) or llm (needs --providers)."),
     providers: Optional[Path] = typer.Option(None, "--providers", help="Providers YAML for the LLM team."),
     max_cost_usd: Optional[float] = typer.Option(None, "--max-cost-usd", help="LLM spending cap."),
@@ -299,7 +321,8 @@ def run_cmd(
         seeds = [int(x) for x in reeval_seeds.split(",") if x.strip()]
         config = CampaignConfig(
             problem=problem, iterations=iterations, parents=parents, seed=seed, concurrency=concurrency,
-            candidate_seconds=candidate_seconds, debate_rounds=debate_rounds, debug_attempts=debug_attempts,
+            candidate_seconds=candidate_seconds, candidate_steps=candidate_steps, champion_by=champion_by,
+            reeval_top=reeval_top, debate_rounds=debate_rounds, debug_attempts=debug_attempts,
             knob_sampler=knob_sampler, smoke_seconds=smoke_seconds, target_score=target_score, max_wall_seconds=max_wall_seconds,
             reeval_seeds=seeds, team=team, providers_file=str(providers) if providers else None,
             max_cost_usd=max_cost_usd, max_tokens=max_tokens,

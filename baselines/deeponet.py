@@ -119,7 +119,7 @@ def train(task: Any, model: DeepONet, u: torch.Tensor, y: torch.Tensor, s: torch
     order = torch.randperm(n, generator=generator)
     cursor = 0
     step, logged = 0, 0
-    while step < CONFIG["max_steps"] and task.time_left(margin) > 0:
+    while step < CONFIG["max_steps"] and task.left(margin) > 0:  # seconds, or steps under a step budget
         step += 1
         if cursor + batch > n:  # new epoch: reshuffle
             order = torch.randperm(n, generator=generator)
@@ -131,6 +131,7 @@ def train(task: Any, model: DeepONet, u: torch.Tensor, y: torch.Tensor, s: torch
         loss = loss_fn(model(u[index], y), s[index])
         loss.backward()
         optimiser.step()
+        task.tick()
 
         if step % CONFIG["log_every"] == 0 or step == 1:
             task.log(step, loss=loss.item())

@@ -215,10 +215,10 @@ def train(task: Any, model: PINN, data: TrainingData) -> None:
     optimiser = torch.optim.Adam(model.parameters(), lr=CONFIG["lr"])
     generator = torch.Generator().manual_seed(int(task.seed))  # minibatch choice depends on the seed only
     margin = _margin(task)
-    reserve = CONFIG["lbfgs_fraction"] * max(0.0, task.time_left(margin))  # seconds kept for L-BFGS
+    reserve = CONFIG["lbfgs_fraction"] * max(0.0, task.left(margin))  # kept for L-BFGS (seconds or steps)
     step, logged = 0, 0
     terms: dict[str, torch.Tensor] = {}
-    while step < CONFIG["max_steps"] and task.time_left(margin + reserve) > 0:
+    while step < CONFIG["max_steps"] and task.left(margin) > reserve:
         step += 1
         if CONFIG["resample_every"] and step % CONFIG["resample_every"] == 0:
             data.resample_interior(task.pde, len(data.x_interior))
@@ -231,6 +231,7 @@ def train(task: Any, model: PINN, data: TrainingData) -> None:
         terms = compute_losses(model, task.pde, data, interior)
         terms["loss"].backward()
         optimiser.step()
+        task.tick()
 
         if step % CONFIG["log_every"] == 0 or step == 1:
             task.log(step, **{name: value.item() for name, value in terms.items()})
@@ -252,6 +253,7 @@ def finish_with_lbfgs(task: Any, model: PINN, data: TrainingData, step: int, mar
                                   line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
+        task.tick()  # one loss and gradient evaluation is one step of a step budget
         optimiser.zero_grad(set_to_none=True)
         loss = compute_losses(model, task.pde, data, interior)["loss"]
         loss.backward()
@@ -259,7 +261,7 @@ def finish_with_lbfgs(task: Any, model: PINN, data: TrainingData, step: int, mar
 
     best = compute_losses(model, task.pde, data, interior)["loss"].item()
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    while task.time_left(margin) > 0:
+    while task.left(margin) > 0:
         optimiser.step(closure)
         step += 20
         terms = compute_losses(model, task.pde, data, interior)

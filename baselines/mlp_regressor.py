@@ -101,7 +101,7 @@ def train(task: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None
     order = torch.randperm(n, generator=generator)
     cursor = 0
     step, logged = 0, 0
-    while step < CONFIG["max_steps"] and task.time_left(margin) > 0:
+    while step < CONFIG["max_steps"] and task.left(margin) > 0:  # seconds, or steps under a step budget
         step += 1
         if cursor + batch > n:  # new epoch: reshuffle
             order = torch.randperm(n, generator=generator)
@@ -113,6 +113,7 @@ def train(task: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None
         loss = loss_fn(model(x[index]), y[index])
         loss.backward()
         optimiser.step()
+        task.tick()
 
         if step % CONFIG["log_every"] == 0 or step == 1:
             task.log(step, loss=loss.item())

@@ -186,7 +186,9 @@ def select(task: Any, x: np.ndarray, y: np.ndarray) -> tuple[tuple[str, float, i
         # This model on every fold, plus its final refit on all training rows, must fit in the time left (the
         # affine model, the first one tried, always runs).
         estimate = seconds_per_flop[0] * (flops(n_features) + svd_work(len(x), n_features))
-        if results and task.time_left(margin) < estimate:
+        # Under a step budget every model of the (bounded) ladder is fitted: a choice that depended on the
+        # measured speed would make the result depend on the machine's load.
+        if results and not task.budget.max_steps and task.time_left(margin) < estimate:
             return
         started = time.monotonic()
         features = FeatureMap(family, width, scale, x, seed)  # bandwidth from all training inputs

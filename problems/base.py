@@ -41,6 +41,9 @@ class ProblemBudget(BaseModel):
     memory_mb: int = Field(4096, ge=64, le=1_048_576)
     device: str = Field("cpu", pattern=r"^(cpu|auto|cuda(:\d+)?)$")
     cpu_threads: int = Field(1, ge=1, le=256)
+    # A step budget: candidates train this many optimiser steps, so scores do not move with the machine's
+    # load; wall_seconds is then only the cap that stops a candidate ignoring it.
+    max_steps: int | None = Field(None, ge=1, le=100_000_000)
 
 
 class ProblemSpec(BaseModel):

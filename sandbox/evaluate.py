@@ -38,6 +38,7 @@ class EvaluationResult(BaseModel):
     solve_seconds: float | None
     cpu_seconds: float
     max_rss_mb: float
+    steps: int | None = None  # optimiser steps the candidate counted (informational, reported from inside)
     warm_start: bool
     device: str = "cpu"
     gpu: dict[str, Any] | None = None
@@ -54,7 +55,7 @@ class EvaluationResult(BaseModel):
     def summary(self) -> dict[str, Any]:
         """The fields a person or a script wants first (no logs or output streams)."""
         keys = ("problem", "status", "failure", "reason", "metric", "score", "metrics", "seed", "wall_seconds",
-                "startup_seconds", "import_seconds", "solve_seconds", "cpu_seconds", "max_rss_mb", "warm_start", "device", "gpu",
+                "startup_seconds", "import_seconds", "solve_seconds", "cpu_seconds", "max_rss_mb", "steps", "warm_start", "device", "gpu",
                 "protections", "violations")
         return {k: getattr(self, k) for k in keys}
 
@@ -62,7 +63,7 @@ class EvaluationResult(BaseModel):
 def budget_from_problem(problem: Any, override: dict[str, Any] | None = None) -> Budget:
     fields = dict(problem.spec.budget.model_dump())
     fields.update({k: v for k, v in (override or {}).items() if v is not None})
-    allowed = {"wall_seconds", "memory_mb", "device", "cpu_threads"}
+    allowed = {"wall_seconds", "memory_mb", "device", "cpu_threads", "max_steps"}
     return Budget(**{k: v for k, v in fields.items() if k in allowed})
 
 
@@ -163,6 +164,7 @@ class Evaluator:
             solve_seconds=outcome.solve_seconds,
             cpu_seconds=outcome.cpu_seconds,
             max_rss_mb=outcome.max_rss_mb,
+            steps=outcome.steps,
             warm_start=outcome.warm_start,
             device=outcome.device,
             gpu=outcome.gpu,

@@ -59,6 +59,8 @@ class RunOutcome(BaseModel):
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     max_rss_mb: float = 0.0
+    # Optimiser steps the candidate counted (task.tick) or last logged; reported from inside, informational.
+    steps: int | None = None
     warm_start: bool = False
     device: str = "cpu"
     # Set only when a GPU was granted: the pinned ids, the GPU time (solve wall time while the GPU was held)
@@ -394,6 +396,11 @@ class CandidateRunner:
             value = usage.get(key)
             if isinstance(value, (int, float)) and value > getattr(outcome, key):
                 setattr(outcome, key, round(float(value), 3))
+        steps = usage.get("steps")
+        if isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps < 2**53:
+            outcome.steps = steps
+        elif state["logs"]:
+            outcome.steps = max((int(r["step"]) for r in state["logs"] if isinstance(r.get("step"), int)), default=None)
         if isinstance(usage.get("gpu"), dict):
             outcome.gpu = _gpu_report(usage["gpu"])
         self._classify(outcome, state, info, killed_for, budget, scratch)

@@ -39,6 +39,9 @@ def analyze_data(
         "budget_seconds": wall,
         "cpu_threads": int(_get(budget, "cpu_threads", 1)) if budget is not None else 1,
     }
+    steps = _get(budget, "max_steps", None) if budget is not None else None
+    if steps:
+        base["budget_steps"] = int(steps)
     if kind == "pinn":
         facts, lines = _pinn(spec, train, query_inputs)
     elif kind == "regression":
@@ -48,7 +51,8 @@ def analyze_data(
     else:
         raise ValueError(f"unknown problem kind {kind!r}")
     facts = {**base, **facts}
-    header = f"# Data analysis: {base['problem']} ({kind}, {wall:g} s budget on {base['cpu_threads']} CPU thread(s))"
+    unit = f"{steps} optimiser steps (wall cap {wall:g} s)" if steps else f"{wall:g} s"
+    header = f"# Data analysis: {base['problem']} ({kind}, {unit} budget on {base['cpu_threads']} CPU thread(s))"
     return DataAnalysis(facts=_jsonable(facts), report="\n".join([header, "", *lines]).strip() + "\n")
 
 

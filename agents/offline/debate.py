@@ -725,11 +725,14 @@ class Critic:
                 amendments.append("lbfgs")
             target = 1500 if design.optim.lbfgs_fraction else 3000
             steps = estimated_steps(design, facts, c.budget_seconds)
-            notes.append(
-                f"Cost estimate: about {1000 * c.budget_seconds * 0.9 / max(steps, 1):.0f} ms per loss "
-                f"evaluation, so ~{steps} evaluations in the {c.budget_seconds:g} s budget on one thread "
-                f"(I want at least {target})."
-            )
+            if facts.get("budget_steps"):
+                notes.append(f"The budget is {steps} loss evaluations whatever they cost (I want at least {target}).")
+            else:
+                notes.append(
+                    f"Cost estimate: about {1000 * c.budget_seconds * 0.9 / max(steps, 1):.0f} ms per loss "
+                    f"evaluation, so ~{steps} evaluations in the {c.budget_seconds:g} s budget on one thread "
+                    f"(I want at least {target})."
+                )
             shrunk = False
             while steps < target and (design.pinn.n_collocation > 2000 or design.network.width > 32):
                 if design.pinn.n_collocation > 2000:
@@ -759,7 +762,8 @@ class Critic:
             )
         else:
             steps = estimated_steps(design, facts, c.budget_seconds)
-            notes.append(f"Cost estimate: ~{steps} optimiser steps in the {c.budget_seconds:g} s budget.")
+            notes.append(f"Cost estimate: ~{steps} optimiser steps in the "
+                         + ("step budget." if facts.get("budget_steps") else f"{c.budget_seconds:g} s budget."))
             if design.kind == "regression" and design.regression is not None:
                 if design.regression.ensemble > 1 and steps < 1500:
                     design = design.evolve(regression={"ensemble": 1})

@@ -229,11 +229,17 @@ def data_step_seconds(design: Design, facts: dict[str, Any]) -> float:
 
 
 def estimated_steps(design: Design, facts: dict[str, Any], budget_seconds: float) -> int:
-    """How many loss evaluations the design gets inside its budget (after start-up and the reserve)."""
-    usable = max(1.0, budget_seconds * 0.9 - 3.0)
+    """How many loss evaluations the design gets inside its budget (after start-up and the reserve).
+
+    Under a step budget (``facts["budget_steps"]``) that is the budget itself, whatever the design costs
+    per step: a wider network then costs wall time, not steps."""
+    steps = facts.get("budget_steps")
+    usable = float(steps) if steps else max(1.0, budget_seconds * 0.9 - 3.0)
     if design.kind == "regression" and design.regression is not None:
         pieces = len(facts.get("jumps", [])) + 1 if design.regression.split_at_jumps else 1
         usable /= pieces * design.regression.ensemble
+    if steps:
+        return max(1, int(usable))
     per_step = pinn_step_seconds(design, facts) if design.kind == "pinn" else data_step_seconds(design, facts)
     return int(usable / per_step)
 

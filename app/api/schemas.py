@@ -126,6 +126,9 @@ class CampaignOut(BaseModel):
     isolation: dict[str, Any] | None = Field(
         None, description="sandbox backends the scores came from (count per backend), how many were weak "
         "(weaker than bubblewrap: weak_isolation true) and whether the campaign allowed that")
+    champion_selection: dict[str, Any] | None = Field(
+        None, description="one campaign only: how the champion is chosen (best single-seed score, or best mean "
+        "over the re-evaluation seeds), with a sentence saying so")
 
 
 class CampaignPage(BaseModel):

@@ -66,10 +66,11 @@ def campaign_views(session: Session, campaigns: list[Campaign]) -> list[Campaign
 
 def campaign_view(session: Session, campaign: Campaign) -> CampaignOut:
     """One campaign, with what its debates decided (pages leave that out: it reads every node's proposal)."""
-    from app.campaigns.engine import debate_counts
+    from app.campaigns.engine import champion_selection, debate_counts
 
     out = campaign_views(session, [campaign])[0]
     out.debates = debate_counts(session, campaign.id)
+    out.champion_selection = champion_selection(campaign.config)
     return out
 
 

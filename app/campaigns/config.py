@@ -26,16 +26,39 @@ class CampaignConfig(BaseModel):
     concurrency: int = Field(1, ge=1, le=64, description="children evaluated in parallel")
     seed: int = 0
     candidate_seconds: float | None = Field(None, gt=0, le=86400, description="override the problem's wall budget")
+    candidate_steps: int | None = Field(
+        None, ge=1, le=100_000_000, description="a step budget: candidates train this many optimiser steps, so "
+        "scores do not move with the machine's load (the wall budget stays the cap); overrides the problem's")
     smoke_seconds: float = Field(3.0, ge=0, le=600, description="cascade: short run before the full budget; 0 disables")
     target_score: float | None = Field(None, gt=0)
     max_wall_seconds: float | None = Field(None, gt=0)
     max_cost_usd: float | None = Field(None, ge=0)
     max_tokens: int | None = Field(None, ge=0, description="LLM token cap for the whole campaign")
     reeval_seeds: list[int] = Field(default_factory=list, description="extra seeds to re-run the champion with")
+    champion_by: Literal["score", "seed_mean"] = Field(
+        "score", description="score: the best single-seed score wins; seed_mean: the best few are re-run on "
+        "reeval_seeds and the best mean over all seeds wins")
+    reeval_top: int = Field(3, ge=1, le=16, description="with champion_by=seed_mean: how many of the best "
+                            "single-seed nodes are re-run")
     memory: Literal["full", "none", "random"] = "full"
     allow_weak_isolation: bool = Field(
         False, description="run even if the sandbox is weaker than bubblewrap (unshare or none: candidates can "
         "read host files); such scores are marked weak_isolation")
+
+    @model_validator(mode="after")
+    def _seed_mean_needs_seeds(self) -> "CampaignConfig":
+        if self.champion_by == "seed_mean" and not [s for s in self.reeval_seeds if s != self.seed]:
+            raise ValueError("champion_by 'seed_mean' needs reeval_seeds other than the campaign's seed")
+        return self
+
+    def candidate_budget(self) -> dict[str, float | int] | None:
+        """The overrides of the problem's budget this campaign's candidates get (None: the problem's own)."""
+        budget: dict[str, float | int] = {}
+        if self.candidate_seconds:
+            budget["wall_seconds"] = self.candidate_seconds
+        if self.candidate_steps:
+            budget["max_steps"] = self.candidate_steps
+        return budget or None
 
     @model_validator(mode="after")
     def _llm_needs_providers(self) -> "CampaignConfig":

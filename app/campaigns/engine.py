@@ -28,6 +28,7 @@ from agents.selection import eligible, tally
 from agents.team import (
     AgentTeam, CandidateCode, DataReport, Failure, NodeView, Proposal, ProposalContext, TeamMessage,
 )
+from app.campaigns.budgets import run_usage, smoke_budget
 from app.campaigns.config import CampaignConfig
 from app.campaigns.novelty import NoveltyIndex
 from app.db import repository as repo
@@ -250,8 +251,8 @@ class CampaignEngine:
         problem = get_problem(config.problem)
         # What roles see of the problem; the budget is the one candidates will really get.
         self._problem_view = problem.spec.model_dump(mode="json")
-        if config.candidate_seconds:
-            self._problem_view["budget"] = {**self._problem_view["budget"], "wall_seconds": config.candidate_seconds}
+        if config.candidate_budget():
+            self._problem_view["budget"] = {**self._problem_view["budget"], **config.candidate_budget()}
         self._segment_start = time.monotonic()
         self._event(campaign_id, "campaign.resumed" if resumed else "campaign.started",
                     {"problem": problem.spec.name, "config": config.model_dump()})
@@ -712,13 +713,13 @@ class CampaignEngine:
         if config.smoke_seconds > 0:
             start = time.monotonic()
             smoke = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed,
-                                            budget={"wall_seconds": config.smoke_seconds}, cancel=self.cancel)
+                                            budget=smoke_budget(config, problem), cancel=self.cancel)
             timings["smoke_s"] = timings.get("smoke_s", 0.0) + time.monotonic() - start
             self._event(campaign_id, "evaluation.smoke", {"status": smoke.status, "reason": smoke.reason,
                                                           "score": smoke.score}, node_id=node_id)
             if smoke.status != "succeeded":
                 return smoke, "smoke"
-        budget = {"wall_seconds": config.candidate_seconds} if config.candidate_seconds else None
+        budget = config.candidate_budget()
         self._event(campaign_id, "evaluation.started", {"budget": budget or {}}, node_id=node_id)
         last = {"t": 0.0}
 
@@ -749,7 +750,7 @@ class CampaignEngine:
             self._check_isolation(config, isolation["isolation"])
         curves = _curves(result.logs)
         fields: dict[str, Any] = {
-            "protections": result.protections, "curves": curves, "timings": timings,
+            "protections": result.protections, "curves": curves, "timings": {**timings, "run": run_usage(result)},
             "logs": (result.stdout[-20000:] + ("\n--- stderr ---\n" + result.stderr[-20000:] if result.stderr else "")),
         }
         with self._write(campaign_id) as tx:
@@ -820,30 +821,53 @@ class CampaignEngine:
 
     # -- champion -----------------------------------------------------------------------------------------
     async def _reevaluate_champion(self, campaign_id: str, config: CampaignConfig, problem: Any) -> None:
-        if not config.reeval_seeds:
+        """Re-run the champion (``champion_by=score``) or the ``reeval_top`` best nodes (``seed_mean``) on
+        the extra seeds. Under ``seed_mean`` the best mean over all seeds becomes the champion: one seed's
+        luck no longer decides. Nodes already re-run (a resume) keep their record."""
+        seeds = list(dict.fromkeys(x for x in config.reeval_seeds if x != config.seed))
+        if not seeds:
             return
         with self.db.session_scope(readonly=True) as s:
             campaign = repo.get_campaign(s, campaign_id)
-            champion = repo.get_node(s, campaign.champion_node_id) if campaign.champion_node_id else None
-            if champion is None or (champion.metrics or {}).get("reeval"):
-                return
-            code, champion_id, base_score = repo.node_code(champion, self.store), champion.id, champion.score
-        budget = {"wall_seconds": config.candidate_seconds} if config.candidate_seconds else None
-        scores: dict[str, float | None] = {str(config.seed): base_score}
-        for seed in config.reeval_seeds:
-            if seed == config.seed:
-                continue
-            result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=seed, budget=budget)
-            scores[str(seed)] = result.score
-        finite = [v for v in scores.values() if v is not None and math.isfinite(v)]
-        reeval = {
-            "scores_by_seed": scores, "mean": statistics.fmean(finite) if finite else None,
-            "std": statistics.pstdev(finite) if len(finite) > 1 else 0.0, "failed_seeds": len(scores) - len(finite),
-        }
-        with self._session() as s:
-            node = repo.get_node(s, champion_id)
-            repo.update_node(s, champion_id, metrics={**(node.metrics or {}), "reeval": reeval})
-        self._event(campaign_id, "champion.reevaluated", reeval, node_id=champion_id)
+            if config.champion_by == "seed_mean":
+                nodes = list(s.scalars(select(Node).where(
+                    Node.campaign_id == campaign_id, Node.status == "succeeded", Node.score.is_not(None))
+                    .order_by(Node.score, Node.id)))
+                nodes = [n for n in nodes if math.isfinite(n.score)][: config.reeval_top]
+            else:
+                champion = repo.get_node(s, campaign.champion_node_id) if campaign.champion_node_id else None
+                nodes = [champion] if champion is not None else []
+            todo = [(n.id, repo.node_code(n, self.store), n.score) for n in nodes if not (n.metrics or {}).get("reeval")]
+            records = {n.id: (n.metrics or {})["reeval"] for n in nodes if (n.metrics or {}).get("reeval")}
+        for node_id, code, base_score in todo:
+            scores: dict[str, float | None] = {str(config.seed): base_score}
+            for seed in seeds:
+                result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=seed,
+                                                 budget=config.candidate_budget(), cancel=self.cancel)
+                scores[str(seed)] = result.score
+            finite = [v for v in scores.values() if v is not None and math.isfinite(v)]
+            reeval = {
+                "scores_by_seed": scores, "mean": statistics.fmean(finite) if finite else None,
+                "std": statistics.pstdev(finite) if len(finite) > 1 else 0.0,
+                "failed_seeds": len(scores) - len(finite),
+            }
+            records[node_id] = reeval
+            with self._session() as s:
+                node = repo.get_node(s, node_id)
+                repo.update_node(s, node_id, metrics={**(node.metrics or {}), "reeval": reeval})
+            self._event(campaign_id, "node.reevaluated" if config.champion_by == "seed_mean"
+                        else "champion.reevaluated", reeval, node_id=node_id)
+        if config.champion_by == "seed_mean" and records:
+            # A node that failed on a seed ranks behind every node that ran on all of them.
+            best = min(records, key=lambda n: (records[n]["failed_seeds"] > 0,
+                                               records[n]["mean"] if records[n]["mean"] is not None else math.inf, n))
+            with self._session() as s:
+                campaign, node = repo.get_campaign(s, campaign_id), repo.get_node(s, best)
+                changed = campaign.champion_node_id != best
+                campaign.champion_node_id, campaign.best_score = best, node.score
+            self._event(campaign_id, "champion.chosen", {
+                "by": "seed_mean", "seeds": [config.seed, *seeds], "mean": records[best]["mean"],
+                "candidates": sorted(records), "changed": changed}, node_id=best)
 
     async def _grow_memory(self, campaign_id: str, problem: Any, data: DataReport) -> None:
         """The champion's method becomes a discovered card that later campaigns can retrieve."""
@@ -900,10 +924,25 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
             "wall_seconds": round(state.get("active_seconds", 0.0), 2),
             "error": campaign.error,
             "champion_reeval": (champion.metrics or {}).get("reeval") if champion else None,
+            "champion_selection": champion_selection(campaign.config),
             "isolation": campaign_isolation(s, campaign),
             "created_at": campaign.created_at.isoformat() if campaign.created_at else None,
             "debates": debate_counts(s, campaign_id),
         }
+
+
+def champion_selection(config: dict[str, Any]) -> dict[str, Any]:
+    """How the champion was picked, in words and fields, so a reader knows what its score means."""
+    seed = config.get("seed", 0)
+    seeds = list(dict.fromkeys(x for x in config.get("reeval_seeds") or [] if x != seed))
+    if config.get("champion_by") == "seed_mean" and seeds:
+        top = int(config.get("reeval_top", 3))
+        return {"by": "seed_mean", "seeds": [seed, *seeds], "candidates": top,
+                "text": f"best mean over seeds {[seed, *seeds]} of the {top} best single-seed nodes"}
+    text = f"best single-seed score (seed {seed})"
+    if seeds:
+        text += f"; re-run on seeds {seeds} afterwards (shown, not used to choose)"
+    return {"by": "score", "seeds": [seed], "candidates": None, "text": text}
 
 
 def debate_counts(s: Any, campaign_id: str) -> dict[str, Any]:

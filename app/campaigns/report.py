@@ -144,6 +144,9 @@ def _report_markdown(summary: dict[str, Any], chain: list[dict[str, Any]], rows:
         f"failures: {summary['failures']}, active wall time: {summary['wall_seconds']:.0f} s",
     ]
     lines.append(_isolation_markdown(summary.get("isolation") or {}))
+    selection = summary.get("champion_selection") or {}
+    if selection.get("text"):
+        lines.append(f"- champion chosen by: {selection['text']}")
     reeval = summary.get("champion_reeval")
     if reeval and reeval.get("mean") is not None:
         lines.append(f"- champion re-evaluated over seeds {list(reeval['scores_by_seed'])}: mean "

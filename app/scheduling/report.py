@@ -44,6 +44,10 @@ class BatchRow(BaseModel):
     weak_isolation: bool = Field(False, description="some scores came from a sandbox weaker than bubblewrap, "
                                  "where a candidate could read host files (see isolation)")
     isolation: dict[str, Any] | None = Field(None, description="backends the scores came from, with counts")
+    champion_seeds: int = Field(1, description="seeds the champion was scored on (more with reeval_seeds)")
+    champion_mean: float | None = Field(None, description="the champion's mean score over those seeds")
+    champion_spread: float | None = Field(None, description="population standard deviation over those seeds")
+    champion_by: str = Field("score", description="how the champion was chosen: score or seed_mean")
 
 
 class BatchTotals(BaseModel):
@@ -78,9 +82,11 @@ def build_summary(session: Session, batch: Batch, *, base_url: str = "") -> Batc
     ids = [link.campaign_id for link in links if link.campaign_id]
     campaigns = {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))} if ids else {}
     wanted = {n for c in campaigns.values() for n in (c.root_node_id, c.champion_node_id) if n}
-    scores = dict(session.execute(select(Node.id, Node.score).where(Node.id.in_(wanted))).all()) if wanted else {}
+    found = session.execute(select(Node.id, Node.score, Node.metrics).where(Node.id.in_(wanted))).all() if wanted else []
+    scores = {node_id: score for node_id, score, _ in found}
     rows = [_row(link, campaigns.get(link.campaign_id or ""), scores, base_url) for link in links]
     _mark_isolation(session, rows, campaigns)
+    _mark_seeds(rows, campaigns, {node_id: metrics for node_id, _, metrics in found})
     return BatchSummary(batch_id=batch.id, name=batch.name, status=batch.status,
                         final=bool(rows) and all(r.status in TERMINAL or r.status == "deleted" for r in rows),
                         schedule_id=batch.schedule_id, slot=batch.slot, created_at=batch.created_at,
@@ -105,6 +111,19 @@ def _row(link: BatchCampaign, campaign: Campaign | None, scores: dict[int, float
         tokens=int((campaign.tokens_in or 0) + (campaign.tokens_out or 0)), error=campaign.error,
         link=f"{base_url.rstrip('/')}/v1/campaigns/{campaign.id}",
     )
+
+
+def _mark_seeds(rows: list[BatchRow], campaigns: dict[str, Campaign], metrics: dict[int, Any]) -> None:
+    """Where the champion was re-run on more seeds, the row carries its mean and spread over them."""
+    for row in rows:
+        campaign = campaigns.get(row.campaign_id or "")
+        if campaign is None:
+            continue
+        row.champion_by = str((campaign.config or {}).get("champion_by", "score"))
+        reeval = (metrics.get(campaign.champion_node_id) or {}).get("reeval") if campaign.champion_node_id else None
+        if isinstance(reeval, dict) and reeval.get("mean") is not None:
+            row.champion_seeds = len(reeval.get("scores_by_seed") or {})
+            row.champion_mean, row.champion_spread = float(reeval["mean"]), float(reeval.get("std") or 0.0)
 
 
 def _mark_isolation(session: Session, rows: list[BatchRow], campaigns: dict[str, Campaign]) -> None:
@@ -170,6 +189,9 @@ def render_markdown(summary: BatchSummary) -> str:
     for r in summary.rows:
         campaign = f"[{r.campaign_id}]({r.link})" if r.campaign_id and r.link else (r.campaign_id or "deleted")
         weak = " (weak isolation)" if r.weak_isolation else ""
+        if r.champion_mean is not None:
+            weak += (f"; mean {r.champion_mean:.3e} ± {r.champion_spread or 0.0:.1e} over {r.champion_seeds} seeds"
+                     + (", chosen by the mean" if r.champion_by == "seed_mean" else ""))
         lines.append(f"| {r.position + 1} | {_cell(r.problem)} | {_cell(r.team)} | {r.status} | "
                      f"{_score(r.root_score)} | "
                      f"{_score(r.champion_score)}{weak} | {_factor(r.improvement_factor)} | {r.evaluations} | "

@@ -114,9 +114,23 @@ def _gpu_usage() -> dict | None:
         return None
 
 
-def _usage() -> dict:
+def _steps(task: object) -> int:
+    """Optimiser steps the candidate counted with ``task.tick()``; when it never did, the last step it
+    logged (the templates and most hand-written loops log their step). Reported, like all usage, by the
+    candidate's own process: informational, never part of the score."""
+    if task is None:
+        return 0
+    try:
+        ticked = int(getattr(task, "steps_taken", 0) or 0)
+    except (TypeError, ValueError):
+        ticked = 0
+    return max(ticked, int(getattr(task, "_last_logged_step", 0) or 0))
+
+
+def _usage(task: object = None) -> dict:
     used = resource.getrusage(resource.RUSAGE_SELF)
-    message = {"type": "usage", "cpu_seconds": used.ru_utime + used.ru_stime, "max_rss_mb": used.ru_maxrss / 1024.0}
+    message = {"type": "usage", "cpu_seconds": used.ru_utime + used.ru_stime, "max_rss_mb": used.ru_maxrss / 1024.0,
+               "steps": _steps(task)}
     gpu = _gpu_usage()
     if gpu is not None:
         message["gpu"] = gpu
@@ -183,7 +197,7 @@ def main() -> int:
         with open(tmp, "wb") as handle:
             numpy.save(handle, array, allow_pickle=False)
         os.replace(tmp, SCRATCH_DIR / PREDICTIONS_NAME)
-        channel.send(_usage())
+        channel.send(_usage(task))
         channel.send({"type": "done", "shape": list(array.shape), "solve_seconds": task.elapsed()})
         return 0
     except guards.Violation as exc:  # raised by a guard, reported already; keep the exit code distinct
@@ -191,7 +205,7 @@ def main() -> int:
         return guards.VIOLATION_EXIT
     except BaseException as exc:  # noqa: BLE001 - report every failure of candidate code
         tb = traceback.format_exc(limit=30)
-        channel.send(_usage())
+        channel.send(_usage(task))
         channel.send({"type": "error", "error_type": type(exc).__name__, "message": str(exc)[:2000],
                       "traceback": tb[-8000:]})
         return 4

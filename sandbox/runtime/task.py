@@ -28,12 +28,19 @@ LogSink = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class Budget:
-    """Resources granted to one evaluation; the runner enforces them, the candidate may plan with them."""
+    """Resources granted to one evaluation; the runner enforces them, the candidate may plan with them.
+
+    ``max_steps`` set means a *step budget*: the candidate trains for that many optimiser steps (loss and
+    gradient evaluations, counted with :meth:`Task.tick`), whatever the machine's speed, so the same code
+    and seed give the same score on a busy and on an idle machine. ``wall_seconds`` then stays the hard
+    cap the runner enforces, so a candidate that ignores the step budget still ends.
+    """
 
     wall_seconds: float = 60.0
     memory_mb: int = 4096
     device: str = "cpu"
     cpu_threads: int = 1
+    max_steps: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,7 +48,13 @@ class Budget:
             "memory_mb": self.memory_mb,
             "device": self.device,
             "cpu_threads": self.cpu_threads,
+            "max_steps": self.max_steps,
         }
+
+    @property
+    def unit(self) -> str:
+        """``"steps"`` under a step budget, ``"seconds"`` under a wall-clock budget."""
+        return "steps" if self.max_steps else "seconds"
 
 
 @dataclass
@@ -82,6 +95,8 @@ class Task:
     pde: Any = None
     _sink: LogSink | None = field(default=None, repr=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
+    steps_taken: int = 0
+    _last_logged_step: int = field(default=0, repr=False)
 
     def log(self, step: int, **metrics: float) -> None:
         """Report training progress; the records stream live to the dashboard as training curves.
@@ -98,6 +113,7 @@ class Task:
             if math.isfinite(number):
                 clean[str(key)[:64]] = number
         record = {"step": int(step), "t": round(time.monotonic() - self._started, 4), **clean}
+        self._last_logged_step = max(self._last_logged_step, int(step))
         if self._sink is not None:
             self._sink(record)
 
@@ -109,6 +125,29 @@ class Task:
     def time_left(self, margin: float = 0.0) -> float:
         """Seconds left of the wall budget, minus ``margin``; plan training loops with it."""
         return self.budget.wall_seconds - self.elapsed() - margin
+
+    # -- the budget in its own unit -------------------------------------------------------------------------
+    # Training loops written against spent()/left() run unchanged under a wall-clock and a step budget: the
+    # same loop trains for N seconds in one case and for exactly N steps in the other.
+    def tick(self, steps: int = 1) -> int:
+        """Count ``steps`` optimiser steps (loss + gradient evaluations; an L-BFGS closure call is one);
+        returns the count so far. The count is reported with the result; under a step budget it is also
+        the clock that :meth:`spent` and :meth:`left` read."""
+        self.steps_taken += max(0, int(steps))
+        return self.steps_taken
+
+    def spent(self) -> float:
+        """Budget used so far, in the budget's unit: steps counted under a step budget, else seconds."""
+        if self.budget.max_steps:
+            return float(self.steps_taken)
+        return self.elapsed()
+
+    def left(self, margin: float = 0.0) -> float:
+        """Budget left, in the budget's unit. ``margin`` (seconds kept for prediction) applies to a
+        wall-clock budget only: under a step budget the wall cap is generous and the count is exact."""
+        if self.budget.max_steps:
+            return float(self.budget.max_steps - self.steps_taken)
+        return self.time_left(margin)
 
     def seed_everything(self) -> None:
         """Seed Python, numpy and torch from ``task.seed`` (a convenience; candidates may seed themselves)."""

@@ -37,10 +37,15 @@ export async function campaignPage(ctx, id) {
         h('div', { class: 'crumbs' }, link('/ui/', 'Campaigns'), ' / ', h('span', {}, id)),
         h('h1', {}, campaign.name || `Campaign ${id}`, ' ', statusBadge(campaign.state)),
         h('div', { class: 'muted' }, `${campaign.problem} · ${campaign.problem_kind || '?'} · ${metric} (lower is better) · team ${campaign.config.team || 'offline'}`),
-        campaign.error ? h('div', { class: 'err' }, campaign.error) : null),
+        campaign.error ? h('div', { class: 'err' }, campaign.error) : null,
+        weak ? h('div', { class: 'notice warn', id: 'weak-isolation-notice' }, h('strong', {}, 'Weak isolation: '),
+          `${weak.weak_scores} score(s) came from a sandbox weaker than bubblewrap (${Object.entries(weak.backends).map(([k, v]) => `${k} ${v}`).join(', ')}); `
+          + 'a candidate could read host files, hidden targets included, so those scores may not be trustworthy.') : null),
       controls);
     controls.replaceChildren(...controlButtons());
     const nodes = campaign.progress.nodes_by_status || {};
+    const weak = campaign.isolation && campaign.isolation.weak_isolation ? campaign.isolation : null;
+    const selection = campaign.champion_selection;
     fill(stats,
       stat('best score', fmtScore(campaign.best_score), { cls: 'accent' }),
       stat('root', fmtScore(campaign.root_score)),
@@ -54,6 +59,8 @@ export async function campaignPage(ctx, id) {
           title: Object.entries(campaign.debates.verdicts || {}).map(([k, v]) => `${k}: ${v}`).join(', ')
             + `; numbers from the sampler in ${campaign.debates.numbers_sampled}` })
         : null,
+      weak ? stat('isolation', `⚠ weak (${weak.weak_scores})`, { cls: 'weak-isolation', title: 'scores from a sandbox weaker than bubblewrap' }) : null,
+      selection && selection.by === 'seed_mean' ? stat('champion by', 'mean over seeds', { title: selection.text }) : null,
       stat('cost', fmtUsd(campaign.cost.usd)),
       stat('tokens', fmtInt(campaign.cost.tokens_in + campaign.cost.tokens_out), { title: `${campaign.cost.tokens_in} in, ${campaign.cost.tokens_out} out` }),
       elapsedStat);

@@ -114,6 +114,7 @@ function launchForm(ctx, getProblems) {
     concurrency: num('concurrency', { value: 1, min: 1, max: 64, step: 1 }),
     debug_attempts: num('debug_attempts', { value: 2, min: 0, max: 10, step: 1 }),
     candidate_seconds: num('candidate_seconds', { min: 1, placeholder: 'problem default' }),
+    candidate_steps: num('candidate_steps', { min: 1, step: 1, placeholder: 'seconds budget' }),
     smoke_seconds: num('smoke_seconds', { value: 3, min: 0, max: 600 }),
     max_wall_seconds: num('max_wall_seconds', { min: 1, placeholder: 'none' }),
     max_cost_usd: num('max_cost_usd', { min: 0, placeholder: 'none' }),
@@ -132,7 +133,9 @@ function launchForm(ctx, getProblems) {
       field('Iterations', inputs.iterations), field('Parents per iteration', inputs.parents),
       field('Concurrency', inputs.concurrency), field('Seed', inputs.seed)),
     h('fieldset', {}, h('legend', {}, 'Budgets'),
-      field('Seconds per candidate', inputs.candidate_seconds, budgetHint), field('Smoke run seconds', inputs.smoke_seconds, '0 disables'),
+      field('Seconds per candidate', inputs.candidate_seconds, budgetHint),
+      field('Steps per candidate', inputs.candidate_steps, 'optimiser steps: scores then do not depend on the load'),
+      field('Smoke run seconds', inputs.smoke_seconds, '0 disables'),
       field('Max wall seconds', inputs.max_wall_seconds), field('Max cost (USD)', inputs.max_cost_usd),
       field('Max tokens', inputs.max_tokens), field('Target score', inputs.target_score, 'stop when reached')),
     error, h('div', { class: 'row end' }, submit));

@@ -117,7 +117,12 @@ export async function nodePage(ctx, campaignId, nodeId) {
 
   // Run record
   const metrics = node.metrics || {};
+  const run = (node.timings || {}).run;
   fill(boxes.run,
+    run ? h('p', { id: 'run-usage' }, [
+      run.steps != null ? `${run.steps} optimiser steps` + (run.step_budget ? ` of a ${run.step_budget}-step budget` : '') : 'steps not reported',
+      `wall ${Number(run.wall_s).toFixed(1)} s` + (run.wall_budget_s ? ` (cap ${run.wall_budget_s} s)` : ''),
+      `CPU ${Number(run.cpu_s).toFixed(1)} s`].join(' · ')) : null,
     Object.keys(metrics).length ? h('details', { open: true }, h('summary', {}, 'Metrics'), jsonBlock(metrics)) : null,
     node.timings ? h('details', {}, h('summary', {}, 'Timings (s)'), jsonBlock(node.timings)) : null,
     node.protections ? h('details', {}, h('summary', {}, 'Isolation'), jsonBlock(node.protections)) : null,
