@@ -204,9 +204,14 @@ def data_step_seconds(design: Design, facts: dict[str, Any]) -> float:
         locations = int(facts.get("n_locations", 100))
         sensors = int(facts.get("n_sensors", 100))
         if op.model == "fno":
-            grid = sensors * 1.125
+            # Per grid point and layer: the pointwise width x width mixing, plus the spectral weights of the
+            # retained modes spread over the (padded) grid; a 2-D FNO keeps modes x modes in two corners of
+            # the rfft2 spectrum, so its spectral cost grows with the square of the modes.
+            dims = max(1, int(getattr(op, "fno_dim", 1)))
+            grid = sensors * 1.125**dims
+            kept = op.fno_modes if dims == 1 else 2 * op.fno_modes**2
             units = (
-                op.fno_layers * (op.fno_width * op.fno_width * (1 + op.fno_modes / grid))
+                op.fno_layers * (op.fno_width * op.fno_width * (1 + kept / grid))
                 + 2 * op.fno_width * 128
             )
             return DATA_SECONDS_PER_UNIT * batch * grid * units + DATA_STEP_OVERHEAD_S

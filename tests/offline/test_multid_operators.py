@@ -379,3 +379,17 @@ def test_split_regression_in_the_sandbox_beats_the_mean_and_the_single_network(e
     split_score = sandboxed(evaluator, split, problem)
     root_score = sandboxed(evaluator, root_design("regression", analysis), problem)
     assert split_score < 0.1 * problem.trivial_score() and split_score < root_score, (split_score, root_score)
+
+
+def test_the_cost_model_charges_a_2d_fno_for_its_squared_modes() -> None:
+    """A 2-D FNO keeps modes x modes coefficients per corner: on the same grid it costs more per step than
+    a 1-D one with the same modes, and more modes cost it more than they cost the 1-D model."""
+    from agents.offline.signals import data_step_seconds
+
+    facts = {"n_functions": 1000, "n_locations": 1024, "n_sensors": 1024}
+    one = root_design("operator").evolve(operator={"model": "fno", "fno_dim": 1, "fno_modes": 12})
+    two = one.evolve(operator={"fno_dim": 2})
+    assert data_step_seconds(two, facts) > data_step_seconds(one, facts)
+    more_two = data_step_seconds(two.evolve(operator={"fno_modes": 24}), facts) / data_step_seconds(two, facts)
+    more_one = data_step_seconds(one.evolve(operator={"fno_modes": 24}), facts) / data_step_seconds(one, facts)
+    assert more_two > more_one > 1.0
