@@ -138,14 +138,14 @@ def test_a_batch_that_no_longer_plans_is_recorded_as_failed_and_the_schedule_mov
 
 
 def _finish_campaign(db: Database, campaign_id: str, root: float, champion: float | None, status: str = "completed",
-                     cost: float = 0.0) -> None:
+                     cost: float = 0.0, reeval: dict | None = None) -> None:
     with db.session_scope() as s:
         node = repo.add_node(s, campaign_id, code="def solve(task): pass", status="succeeded")
         repo.record_node_score(s, node.id, root)
         if champion is not None:
             child = repo.add_node(s, campaign_id, parent_id=node.id, code="def solve(task): return 1",
                                   status="succeeded")
-            repo.record_node_score(s, child.id, champion)
+            repo.record_node_score(s, child.id, champion, metrics={"reeval": reeval} if reeval else None)
         repo.add_campaign_usage(s, campaign_id, cost_usd=cost, tokens_in=10, tokens_out=5, evaluations=2)
         repo.set_campaign_status(s, campaign_id, status, error="boom" if status == "failed" else None)
 
@@ -186,6 +186,26 @@ def test_a_batch_closes_with_its_summary_and_report_once_every_campaign_finished
 
     # the next slot runs again now that the previous batch is done
     assert fire_due(db, CTX, now=H[1])[0].status == "fired"
+
+
+def test_the_batch_report_shows_mean_and_spread_where_the_champion_ran_on_more_seeds(db, tmp_path):
+    add_schedule(db, "seeds", spec=batch_spec(teams=2))
+    batch_id = fire_due(db, CTX, now=H[0])[0].batch_id
+    with db.session_scope(readonly=True) as s:
+        first, second = [link.campaign_id for link in
+                         s.scalars(select(BatchCampaign).where(BatchCampaign.batch_id == batch_id)
+                                   .order_by(BatchCampaign.position))]
+    reeval = {"scores_by_seed": {"0": 0.1, "1": 0.3, "2": 0.2}, "mean": 0.2, "std": 0.0816, "failed_seeds": 0}
+    _finish_campaign(db, first, root=0.4, champion=0.1, reeval=reeval)
+    _finish_campaign(db, second, root=0.4, champion=0.2)
+    assert Finalizer(db, tmp_path).finalize_ready() == 1
+    with db.session_scope(readonly=True) as s:
+        batch = s.get(Batch, batch_id)
+        rows, report = batch.summary["rows"], batch.report
+    assert (rows[0]["champion_seeds"], rows[0]["champion_mean"], rows[0]["champion_spread"]) == (3, 0.2, 0.0816)
+    assert (rows[1]["champion_seeds"], rows[1]["champion_mean"]) == (1, None)
+    assert "1.000e-01; mean 2.000e-01 ± 8.2e-02 over 3 seeds |" in report
+    assert report.count("over 3 seeds") == 1
 
 
 def test_cancelling_a_batch_cancels_its_campaigns_and_closes_it(db, tmp_path):
