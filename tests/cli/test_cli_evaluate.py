@@ -57,6 +57,16 @@ def test_evaluate_user_problem_json(tmp_path):
     assert result["metric"] == "rel_l2"
 
 
+def test_evaluate_under_a_step_budget_trains_exactly_that_many_steps(tmp_path):
+    """The shipped regression baseline plans with task.left()/tick(): --steps N means N Adam steps."""
+    out = cli("evaluate", "--problem", str(EXAMPLE), "--steps", "37", "--json", data_dir=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "succeeded" and result["steps"] == 37 and result["cpu_seconds"] > 0
+    text = cli("evaluate", "--problem", str(EXAMPLE), "--steps", "37", data_dir=tmp_path).stdout
+    assert "steps:       37 of a 37-step budget" in text and f"{result['score']:.4e}" in text
+
+
 def test_evaluate_reports_failure_with_reason(tmp_path):
     candidate = tmp_path / "bad.py"
     candidate.write_text("def solve(task):\n    return [0.0]\n")
@@ -72,6 +82,9 @@ def test_evaluate_reports_failure_with_reason(tmp_path):
         (["evaluate", "--problem", "no_such_problem", "x.py"], "unknown problem 'no_such_problem'"),
         (["evaluate", "--problem", "discontinuous_fit1d", "/nonexistent/cand.py"], "candidate file not found"),
         (["evaluate", "--problem", "discontinuous_fit1d", "--wall-seconds", "-1"], "--wall-seconds"),
+        (["evaluate", "--problem", "discontinuous_fit1d", "--steps", "0"], "--steps must be in"),
+        (["run", "--problem", "discontinuous_fit1d", "--candidate-steps", "0"], "candidate_steps"),
+        (["run", "--problem", "discontinuous_fit1d", "--champion-by", "seed_mean"], "needs reeval_seeds"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path, args, message):
