@@ -282,3 +282,22 @@ def test_config_file_path_and_wrong_file_name(tmp_path, valid):
         load_user_problem(tmp_path / "other.yaml")
     with pytest.raises(ProblemValidationError, match="no such problem directory"):
         load_user_problem(tmp_path / "nowhere")
+
+
+def test_the_nonlinear_operator_example_is_what_its_script_computes_and_no_linear_map_fits_it():
+    from problems.examples import make_diffusion_reaction as dr
+
+    problem = get_problem(str(EXAMPLE.parent / "diffusion_reaction"))
+    assert problem.spec.name == "diffusion_reaction" and problem.spec.kind == "operator"
+    data = problem.load()
+    u, s = data.train["u"], data.train["s"]
+    assert u.shape == (dr.N_TRAIN, dr.N_SENSORS) and s.shape == (dr.N_TRAIN, dr.X_OUT * dr.T_OUT)
+    assert data.targets.shape == (dr.N_TEST, dr.X_OUT * dr.T_OUT) and data.train["y"].shape == (dr.X_OUT * dr.T_OUT, 2)
+    # The first training solutions, recomputed from the same random draws (rows come first in the stream).
+    fine = np.linspace(0.0, 1.0, 401)
+    first = dr.sources(np.random.default_rng(dr.SEED), 3, fine)
+    np.testing.assert_allclose(dr.outputs(first, fine, 201, 1e-3), s[:3], rtol=0, atol=1e-10)
+    # Clearly nonlinear: the best affine map of the sensor values leaves a large held-out error.
+    weights, *_ = np.linalg.lstsq(np.c_[u, np.ones(len(u))], s, rcond=None)
+    guess = np.c_[data.query_inputs["u"], np.ones(len(data.query_inputs["u"]))] @ weights
+    assert np.linalg.norm(guess - data.targets) / np.linalg.norm(data.targets) > 0.1
