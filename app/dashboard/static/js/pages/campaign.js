@@ -32,6 +32,8 @@ export async function campaignPage(ctx, id) {
   const stats = h('div', { class: 'stats' });
   const controls = h('div', { class: 'row wrap' });
   const renderHead = () => {
+    const weak = campaign.isolation && campaign.isolation.weak_isolation ? campaign.isolation : null;
+    const selection = campaign.champion_selection;
     head.replaceChildren(
       h('div', {},
         h('div', { class: 'crumbs' }, link('/ui/', 'Campaigns'), ' / ', h('span', {}, id)),
@@ -39,13 +41,11 @@ export async function campaignPage(ctx, id) {
         h('div', { class: 'muted' }, `${campaign.problem} · ${campaign.problem_kind || '?'} · ${metric} (lower is better) · team ${campaign.config.team || 'offline'}`),
         campaign.error ? h('div', { class: 'err' }, campaign.error) : null,
         weak ? h('div', { class: 'notice warn', id: 'weak-isolation-notice' }, h('strong', {}, 'Weak isolation: '),
-          `${weak.weak_scores} score(s) came from a sandbox weaker than bubblewrap (${Object.entries(weak.backends).map(([k, v]) => `${k} ${v}`).join(', ')}); `
+          `${weak.weak_scores} score(s) came from a sandbox weaker than bubblewrap (${Object.entries(weak.backends).sort().map(([k, v]) => `${k} ${v}`).join(', ')}); `
           + 'a candidate could read host files, hidden targets included, so those scores may not be trustworthy.') : null),
       controls);
     controls.replaceChildren(...controlButtons());
     const nodes = campaign.progress.nodes_by_status || {};
-    const weak = campaign.isolation && campaign.isolation.weak_isolation ? campaign.isolation : null;
-    const selection = campaign.champion_selection;
     fill(stats,
       stat('best score', fmtScore(campaign.best_score), { cls: 'accent' }),
       stat('root', fmtScore(campaign.root_score)),
