@@ -40,7 +40,11 @@ class ReplayDivergence(RuntimeError):
 
 def request_hash(role: str, model: str, request: ChatRequest) -> str:
     """Identity of one exchange: who asked, which configured model, and the request as sent."""
-    body = {"role": role, "model": model, "request": request.model_dump(mode="json")}
+    dumped = request.model_dump(mode="json")
+    if dumped.get("response_schema") is None:
+        # Absent from requests recorded before schemas existed: leaving it out keeps their hashes.
+        dumped.pop("response_schema", None)
+    body = {"role": role, "model": model, "request": dumped}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -42,6 +42,7 @@ def build_provider(
         sleep=sleep,
         rng=rng,
         now=now,
+        structured_output=cfg.structured_output,
     )
     if cfg.provider == "openai":
         return OpenAICompatProvider(max_tokens_field=cfg.max_tokens_field, **common)

@@ -8,6 +8,7 @@ OpenRouter all speak.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from agents.providers.base import ChatRequest, ProviderRequestError, ProviderResponseError
@@ -53,7 +54,13 @@ class OpenAICompatProvider(HttpChatProvider):
             payload[self.max_tokens_field] = max_tokens
         if request.stop:
             payload["stop"] = list(request.stop)
-        if request.json_mode:
+        if request.response_schema is not None:
+            spec = request.response_schema
+            json_schema: dict[str, Any] = {"name": spec.name, "schema": spec.schema_, "strict": spec.strict}
+            if spec.description:
+                json_schema["description"] = spec.description
+            payload["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif request.json_mode:
             payload["response_format"] = {"type": "json_object"}
         return payload
 
@@ -82,8 +89,12 @@ class OpenAICompatProvider(HttpChatProvider):
         if not isinstance(message, dict):
             raise ProviderResponseError("choices[0] has no 'message' object", provider=self.name, model=model)
         content = message.get("content")
-        if content is None:
-            text = ""  # e.g. a refusal or a tool call; callers see an empty answer, not a crash
+        tool_text = _tool_arguments(message.get("tool_calls"))
+        if (content is None or content == "") and tool_text is not None:
+            # Some servers (and models told to use a tool) put a JSON answer in a tool call's arguments.
+            text = tool_text
+        elif content is None:
+            text = ""  # e.g. a refusal; callers see an empty answer, not a crash
         elif isinstance(content, str):
             text = content
         elif isinstance(content, list):  # a few servers return content parts even for plain text
@@ -102,7 +113,23 @@ class OpenAICompatProvider(HttpChatProvider):
             output_tokens=_int_or_none(usage.get("completion_tokens")),
             finish_reason=first.get("finish_reason"),
             raw_id=data.get("id") if isinstance(data.get("id"), str) else None,
+            structured=tool_text is not None and text == tool_text,
         )
+
+
+def _tool_arguments(tool_calls: object) -> str | None:
+    """The arguments (a JSON string) of the first function tool call, or None when there is none."""
+    if not isinstance(tool_calls, list):
+        return None
+    for call in tool_calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            args = function.get("arguments")
+            if isinstance(args, str):
+                return args
+            if isinstance(args, dict):  # Ollama sends the arguments as an object
+                return json.dumps(args)
+    return None
 
 
 def _int_or_none(value: object) -> int | None:
