@@ -8,11 +8,12 @@ with FakeOpenAIServer(script=["hello", rate_limited("2"), Reply("ok", input_toke
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from tests.fakes._llm_server import FakeLLMServer, RecordedRequest, default_output_tokens
-from tests.fakes.script import Reply
+from tests.fakes.script import Reply, ToolCall
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -46,7 +47,42 @@ class FakeOpenAIServer(FakeLLMServer):
         for m in messages:
             if not isinstance(m, dict) or m.get("role") not in {"system", "user", "assistant", "developer"}:
                 return f"invalid message {m!r}"
+        fmt = body.get("response_format")
+        if fmt is not None:
+            if not isinstance(fmt, dict) or fmt.get("type") not in {"text", "json_object", "json_schema"}:
+                return f"response_format: invalid value {fmt!r}"
+            if fmt["type"] == "json_schema":
+                spec = fmt.get("json_schema")
+                if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                    return "response_format.json_schema.name: Field required"
+                if not isinstance(spec.get("schema"), dict) or spec["schema"].get("type") != "object":
+                    return "response_format.json_schema.schema: must be a JSON schema of type 'object'"
         return None
+
+    def max_tokens_of(self, req: RecordedRequest) -> int | None:
+        body = req.json
+        value = body.get("max_completion_tokens", body.get("max_tokens"))
+        return value if isinstance(value, int) else None
+
+    def tool_call_body(self, call: ToolCall, req: RecordedRequest, reply_id: str) -> dict[str, Any]:
+        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+        out = call.output_tokens if call.output_tokens is not None else max(1, len(arguments) // 4)
+        return {
+            "id": f"chatcmpl-fake-{reply_id}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": None, "tool_calls": [{
+                    "id": f"call_{reply_id}", "type": "function",
+                    "function": {"name": call.name, "arguments": arguments},
+                }]},
+                "finish_reason": "tool_calls",
+            }],
+            "usage": {"prompt_tokens": call.input_tokens, "completion_tokens": out,
+                      "total_tokens": call.input_tokens + out},
+        }
 
     def success_body(self, reply: Reply, req: RecordedRequest, reply_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {
