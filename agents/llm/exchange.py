@@ -29,6 +29,7 @@ from agents.providers.accounting import UsageLedger
 from agents.providers.base import ChatMessage, ChatRequest, ChatResponse, Provider, ResponseSchema
 from agents.providers.config import ProvidersConfig, RoleModelConfig
 from agents.providers.factory import build_provider
+from agents.providers.http_provider import SchemaSupport
 from agents.providers.limits import output_limit
 from agents.providers.retry import ConcurrencyRegistry, SleepFn
 from agents.team import TeamMessage
@@ -112,6 +113,7 @@ class Caller:
         self._sleep = sleep
         self._rng = rng
         self._registry = ConcurrencyRegistry()
+        self._schema_support: dict[str, SchemaSupport] = {}  # one campaign's memory of schema refusals
         self._prices = None
         self._factory = factory or self._build
         self._providers: dict[tuple[str, int], Provider] = {}
@@ -119,7 +121,8 @@ class Caller:
     def _build(self, role: str, index: int, cfg: RoleModelConfig) -> Provider:
         if self._prices is None:
             self._prices = self.config.price_table()
-        return build_provider(cfg, prices=self._prices, registry=self._registry, sleep=self._sleep, rng=self._rng)
+        return build_provider(cfg, prices=self._prices, registry=self._registry, sleep=self._sleep, rng=self._rng,
+                              schema_support=self._schema_support)
 
     def models(self, role: str) -> list[RoleModelConfig]:
         return self.config.for_role(role)

@@ -44,6 +44,15 @@ _SCHEMA_REFUSAL = re.compile(r"response_format|json_schema|tool_choice|\btools?\
 _REFUSAL_STATUSES = frozenset({400, 404, 405, 415, 422, 501})
 
 
+class SchemaSupport:
+    """What one server said about JSON schemas, shared by every provider object that talks to the same
+    server and model (each role builds its own), so a refusal costs the campaign one request, not one
+    per role. ``refused`` holds the server's message once it has refused."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+
+
 def is_schema_refusal(exc: ProviderRequestError) -> bool:
     """True when a rejected request was rejected *because of* the JSON schema it carried."""
     text = f"{exc.server_message or ''} {exc.detail}"
@@ -84,13 +93,14 @@ class HttpChatProvider(ABC):
         rng: random.Random | None = None,
         now: NowFn | None = None,
         structured_output: StructuredOutput = "auto",
+        schema_support: SchemaSupport | None = None,
     ) -> None:
         """``structured_output``: ``on`` always sends a request's JSON schema (a refusal is an error),
         ``off`` never does (prompt and repair only), ``auto`` sends it until the server refuses it once,
         then falls back to the prompt-and-repair path for the rest of this provider's life (a campaign)."""
         self.name = name
         self.structured_output: StructuredOutput = structured_output
-        self.schema_refused: str | None = None  # the server's refusal, once ``auto`` has seen one
+        self.schema_support = schema_support or SchemaSupport()
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.temperature = temperature
@@ -132,6 +142,15 @@ class HttpChatProvider(ABC):
         source = self._api_key
         secret = source() if callable(source) else source
         return secret.get_secret_value() if secret is not None else None
+
+    @property
+    def schema_refused(self) -> str | None:
+        """The server's refusal of JSON schemas, once ``auto`` has seen one (then never sent again)."""
+        return self.schema_support.refused
+
+    @schema_refused.setter
+    def schema_refused(self, message: str | None) -> None:
+        self.schema_support.refused = message
 
     def _wants_schema(self, request: ChatRequest) -> bool:
         return (request.response_schema is not None and self.structured_output != "off"
