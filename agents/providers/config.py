@@ -63,6 +63,11 @@ class RoleModelConfig(BaseModel):
         "'auto' falls back to prompt and repair for the campaign once the server refuses, 'on' makes a "
         "refusal an error, 'off' never sends them.",
     )
+    schema_dialect: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description="How an OpenAI-protocol server takes a schema: 'json_schema' (OpenAI, vLLM, llama-server, "
+        "Ollama) or 'json_object_schema' (llama-cpp-python's server); 'auto' also tries the other one.",
+    )
     max_output_tokens: int | None = Field(
         default=None,
         gt=0,

@@ -52,7 +52,8 @@ def build_provider(
         schema_support=support,
     )
     if cfg.provider == "openai":
-        return OpenAICompatProvider(max_tokens_field=cfg.max_tokens_field, **common)
+        return OpenAICompatProvider(max_tokens_field=cfg.max_tokens_field, schema_dialect=cfg.schema_dialect,
+                                    **common)
     if cfg.provider == "anthropic":
         return AnthropicProvider(**common)
     raise ValueError(f"unknown provider kind {cfg.provider!r}")  # unreachable while the Literal holds

@@ -51,6 +51,7 @@ class SchemaSupport:
 
     def __init__(self) -> None:
         self.refused: str | None = None
+        self.dialect: str | None = None  # the way of sending schemas that the server took (``auto``)
 
 
 def is_schema_refusal(exc: ProviderRequestError) -> bool:
@@ -152,6 +153,10 @@ class HttpChatProvider(ABC):
     def schema_refused(self, message: str | None) -> None:
         self.schema_support.refused = message
 
+    def schema_dialects(self) -> list[str]:
+        """Ways this protocol can send a JSON schema, most standard first; ``auto`` tries them in order."""
+        return ["default"]
+
     def _wants_schema(self, request: ChatRequest) -> bool:
         return (request.response_schema is not None and self.structured_output != "off"
                 and self.schema_refused is None)
@@ -165,19 +170,32 @@ class HttpChatProvider(ABC):
         fallback: str | None = None
         if request.response_schema is not None and not structured:
             fallback = "structured output off" if self.structured_output == "off" else self.schema_refused
-        try:
-            sent = request if structured else _plain(request, refused=self.schema_refused is not None)
-            reply, attempts = await self._post(sent, model, headers)
-        except ProviderRequestError as exc:
-            if not (structured and self.structured_output == "auto" and is_schema_refusal(exc)):
-                raise
-            # Remembered: every later request of this provider goes the prompt-and-repair way at once.
-            self.schema_refused = exc.server_message or exc.detail
-            logger.warning("%s model=%s refused the JSON schema (HTTP %s: %s); using prompt and repair from "
-                           "now on", self.name, model, exc.status, self.schema_refused)
-            structured, fallback = False, self.schema_refused
-            reply, attempts = await self._post(_plain(request, refused=True), model, headers)
-            attempts += 1
+        attempts_before = 0
+        while True:
+            try:
+                sent = request if structured else _plain(request, refused=self.schema_refused is not None)
+                reply, attempts = await self._post(sent, model, headers)
+                attempts += attempts_before
+                break
+            except ProviderRequestError as exc:
+                if not (structured and self.structured_output == "auto" and is_schema_refusal(exc)):
+                    raise
+                attempts_before += 1
+                message = exc.server_message or exc.detail
+                dialects = self.schema_dialects()
+                current = self.schema_support.dialect or dialects[0]
+                later = dialects[dialects.index(current) + 1:] if current in dialects else []
+                if later:
+                    # Another way of sending the same schema (llama-cpp-python wants json_object + schema).
+                    self.schema_support.dialect = later[0]
+                    logger.warning("%s model=%s refused the JSON schema as %s (HTTP %s: %s); trying %s",
+                                   self.name, model, current, exc.status, message, later[0])
+                    continue
+                # Remembered: every later request to this server and model goes the prompt-and-repair way.
+                self.schema_refused = message
+                logger.warning("%s model=%s refused the JSON schema (HTTP %s: %s); using prompt and repair "
+                               "from now on", self.name, model, exc.status, message)
+                structured, fallback = False, message
         latency = time.perf_counter() - started
 
         estimated = reply.input_tokens is None or reply.output_tokens is None

@@ -16,6 +16,8 @@ from agents.providers.http_provider import HttpChatProvider, ParsedReply
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
+SchemaDialect = Literal["json_schema", "json_object_schema"]
+
 
 class OpenAICompatProvider(HttpChatProvider):
     def __init__(
@@ -25,12 +27,22 @@ class OpenAICompatProvider(HttpChatProvider):
         base_url: str = DEFAULT_OPENAI_BASE_URL,
         name: str = "openai",
         max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
+        schema_dialect: SchemaDialect = "json_schema",
         **kwargs: Any,
     ) -> None:
         """``max_tokens_field``: OpenAI's reasoning models (o-series, gpt-5) reject ``max_tokens`` and
         want ``max_completion_tokens``; every other compatible server takes ``max_tokens``."""
         super().__init__(base_url=base_url, model=model, name=name, **kwargs)
         self.max_tokens_field = max_tokens_field
+        self.schema_dialect: SchemaDialect = schema_dialect
+
+    def schema_dialects(self) -> list[str]:
+        """``json_schema`` is OpenAI's (also vLLM, llama.cpp's llama-server, Ollama, LM Studio, OpenRouter);
+        ``json_object_schema`` is llama-cpp-python's server, which validates ``type`` against
+        ``text``/``json_object`` only and takes the schema beside it."""
+        order: list[str] = ["json_schema", "json_object_schema"]
+        order.remove(self.schema_dialect)
+        return [self.schema_dialect, *order]
 
     @property
     def url(self) -> str:
@@ -54,7 +66,10 @@ class OpenAICompatProvider(HttpChatProvider):
             payload[self.max_tokens_field] = max_tokens
         if request.stop:
             payload["stop"] = list(request.stop)
-        if request.response_schema is not None:
+        dialect = self.schema_support.dialect or self.schema_dialect
+        if request.response_schema is not None and dialect == "json_object_schema":
+            payload["response_format"] = {"type": "json_object", "schema": request.response_schema.schema_}
+        elif request.response_schema is not None:
             spec = request.response_schema
             json_schema: dict[str, Any] = {"name": spec.name, "schema": spec.schema_, "strict": spec.strict}
             if spec.description:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes._llm_server import FakeLLMServer, RecordedRequest, default_output_tokens
@@ -26,6 +27,24 @@ _ERROR_TYPES = {
 class FakeOpenAIServer(FakeLLMServer):
     path = "/v1/chat/completions"
     protocol = "openai"
+
+    def __init__(self, *args: Any, response_format_types: Iterable[str] | None = None, **kwargs: Any) -> None:
+        """``response_format_types``: the ``response_format.type`` values this server accepts; any other
+        gets the 422 that llama-cpp-python's FastAPI server sends (it takes ``text`` and ``json_object``,
+        with an optional ``schema`` beside the type). ``None``: OpenAI's three types."""
+        super().__init__(*args, **kwargs)
+        self.response_format_types = frozenset(response_format_types) if response_format_types is not None else None
+
+    def _respond(self, h: Any, req: RecordedRequest) -> None:
+        fmt = req.json.get("response_format") if isinstance(req.json, dict) else None
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if self.response_format_types is not None and fmt is not None and kind not in self.response_format_types:
+            allowed = " or ".join(repr(t) for t in sorted(self.response_format_types))
+            detail = [{"type": "literal_error", "loc": ["body", "response_format", "type"],
+                       "msg": f"Input should be {allowed}", "input": kind}]
+            self._send(h, 422, json.dumps({"detail": detail}).encode(), {})
+            return
+        super()._respond(h, req)
 
     @property
     def base_url(self) -> str:

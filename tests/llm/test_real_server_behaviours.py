@@ -85,7 +85,8 @@ def test_a_server_refusing_the_schema_field_gets_prompt_and_repair_for_the_rest_
     assert outcome.proposal.title == "Quintic polynomial fit" and ballot.payload["votes"] == [3]
     # Only the very first request carried the schema: the refusal is remembered for every role using
     # that server and model (the selector's provider is another object than the proposer's).
-    assert carried == [True, False, False, False]
+    tries = 2 if kind == "openai" else 1  # OpenAI protocol: json_schema, then llama-cpp-python's json_object
+    assert carried == [True] * tries + [False, False, False]
     proposal, repair = outcome.messages
     assert proposal.payload["structured_output"] is False
     assert SCHEMA_FIELD[kind] in proposal.payload["structured_fallback"]
@@ -238,3 +239,15 @@ def test_a_first_byte_later_than_the_read_timeout_is_retried() -> None:
         outcome = asyncio.run(_team(srv, read_timeout_s=0.3).debate(context(), 1))
         assert [role_of(r) for r in srv.requests] == ["proposer", "proposer"]
     assert outcome.messages[-1].payload["attempts"] == 2
+
+
+def test_a_llama_cpp_python_server_gets_schemas_in_its_own_dialect() -> None:
+    answers = debate_answers(rounds=1)
+    answers["selector"] = ['{"votes": [5]}']
+    with FakeOpenAIServer(default=RoleScript(answers), response_format_types={"text", "json_object"}) as srv:
+        team = _team(srv)
+        outcome = asyncio.run(team.debate(context(), 1))
+        ballot = asyncio.run(team.vote(CANDIDATES, 1, 0, 1))
+        types = [r.json["response_format"]["type"] for r in srv.requests]
+    assert types == ["json_schema", "json_object", "json_object"]  # the selector's provider knew at once
+    assert outcome.messages[-1].payload["structured_output"] is True and ballot.payload["votes"] == [5]

@@ -86,15 +86,38 @@ def test_auto_falls_back_once_and_remembers(kind: str, caplog) -> None:
         first = asyncio.run(provider.complete(_request(json_mode=True)))
         second = asyncio.run(provider.complete(_request()))
         sent = [refused in r.json for r in srv.requests]
-    # One refused request, its plain retry, then the second call goes plain at once.
-    assert sent == [True, False, False]
+    # The refused request(s) (OpenAI: both ways of sending a schema), the plain retry, then the second call
+    # goes plain at once.
+    tries = 2 if kind == "openai" else 1
+    assert sent == [True] * tries + [False, False]
     assert first.structured is False and refused in (first.structured_fallback or "")
     assert second.structured is False and second.structured_fallback == first.structured_fallback
-    assert first.attempts == 2 and second.attempts == 1
+    assert first.attempts == tries + 1 and second.attempts == 1
     assert provider.schema_refused is not None
     assert "refused the JSON schema" in caplog.text
     if kind == "openai":  # JSON mode is a response_format too: not sent to a server that refuses the field
-        assert "response_format" not in srv.requests[1].json
+        assert "response_format" not in srv.requests[2].json
+
+
+def test_llama_cpp_python_dialect_is_found_and_kept() -> None:
+    """llama-cpp-python's server takes ``{type: json_object, schema}`` and answers 422 to ``json_schema``."""
+    with FakeOpenAIServer(default=Reply('{"verdict": "ok"}'), response_format_types={"text", "json_object"}) as srv:
+        provider = _openai(srv)
+        first = asyncio.run(provider.complete(_request()))
+        second = asyncio.run(provider.complete(_request()))
+        formats = [r.json.get("response_format") for r in srv.requests]
+    assert [f["type"] for f in formats] == ["json_schema", "json_object", "json_object"]
+    assert formats[1]["schema"] == SCHEMA.schema_
+    assert first.structured and second.structured and first.attempts == 2 and second.attempts == 1
+    assert provider.schema_support.dialect == "json_object_schema" and provider.schema_refused is None
+
+
+def test_configured_dialect_is_sent_first() -> None:
+    with FakeOpenAIServer(default=Reply('{"verdict": "ok"}')) as srv:
+        cfg = RoleModelConfig(provider="openai", model="m", base_url=srv.base_url, schema_dialect="json_object_schema")
+        resp = asyncio.run(build_provider(cfg).complete(_request()))
+        assert srv.requests[0].json["response_format"] == {"type": "json_object", "schema": SCHEMA.schema_}
+    assert resp.structured and resp.attempts == 1
 
 
 def test_on_makes_a_refusal_an_error_and_off_never_sends_the_schema() -> None:
