@@ -163,7 +163,7 @@ def analyse(data_dir: Path, campaign_id: str) -> dict[str, Any]:
             nodes = repo.list_nodes(s, campaign_id)
             messages = repo.list_messages(s, campaign_id)
             node_rows = [{"id": n.id, "parent": n.parent_id, "iteration": n.iteration, "status": n.status,
-                          "score": n.score, "error": (n.error or "")[:300], "runs": len(n.attempts)} for n in nodes]
+                          "score": n.score, "error": (n.error or "")[:300], "has_code": bool(n.code)} for n in nodes]
             rejections = []
             for m in messages:
                 payload = m.payload or {}
@@ -195,7 +195,7 @@ def analyse(data_dir: Path, campaign_id: str) -> dict[str, Any]:
         "structured_answers": sum(1 for e in exchanges if e.response.get("structured")),
         "roles_not_reached": [r for r in ROLES if r not in by_role],
         "children_proposed": len(children),
-        "children_trained": sum(1 for n in children if n["runs"] > 0),  # got code and were run
+        "children_trained": sum(1 for n in children if n["has_code"]),  # the engineer's code was run
         "children_scored": sum(1 for n in children if n["score"] is not None),
         "root_score": root["score"] if root else None,
         "champion_score": champion["score"] if champion else None,
