@@ -59,12 +59,11 @@ class FakeAnthropicServer(FakeLLMServer):
             elif not isinstance(content, str):
                 return f"messages.{i}.content: Input should be a string or a list of blocks"
         tools = body.get("tools")
-        if tools is not None:
-            if not isinstance(tools, list) or not all(
-                isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("input_schema"), dict)
-                for t in tools
-            ):
-                return "tools: each tool needs a name and an input_schema object"
+        if tools is not None and (not isinstance(tools, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("input_schema"), dict)
+            for t in tools
+        )):
+            return "tools: each tool needs a name and an input_schema object"
         choice = body.get("tool_choice")
         if choice is not None:
             names = {t["name"] for t in tools or []}

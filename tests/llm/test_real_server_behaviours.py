@@ -19,7 +19,14 @@ from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.script import Reply, SlowStart, ToolCall, overloaded, rate_limited
 from tests.llm.helpers import (
-    PARENT_CODE, InstantSleep, RoleScript, context, debate_answers, edit, last_user_text, providers_config,
+    PARENT_CODE,
+    InstantSleep,
+    RoleScript,
+    context,
+    debate_answers,
+    edit,
+    last_user_text,
+    providers_config,
     role_of,
 )
 
@@ -251,3 +258,26 @@ def test_a_llama_cpp_python_server_gets_schemas_in_its_own_dialect() -> None:
         types = [r.json["response_format"]["type"] for r in srv.requests]
     assert types == ["json_schema", "json_object", "json_object"]  # the selector's provider knew at once
     assert outcome.messages[-1].payload["structured_output"] is True and ballot.payload["votes"] == [5]
+
+
+def test_continued_and_fallback_answers_replay_from_the_recording(tmp_path) -> None:
+    """A continuation is its own recorded exchange and the schema stays in the recorded request, so a
+    replay (no server) rebuilds the same stitched code and proposal."""
+    from agents.llm import Recorder
+
+    path = tmp_path / "rec.jsonl"
+    answers = debate_answers(rounds=1)
+    answers["engineer"] = [Reply(WHOLE), _go_on(WHOLE), _go_on(WHOLE)]
+    options = TeamOptions(max_tokens={"engineer": 30})
+    with FakeOpenAIServer(default=RoleScript(answers), refuse_fields={"response_format"}) as srv:
+        config = providers_config(srv.base_url)
+        with Recorder(path) as recorder:
+            team = LLMTeam(config, recorder=recorder, options=options, sleep=InstantSleep())
+            outcome = asyncio.run(team.debate(context(), 1))
+            code = asyncio.run(team.engineer(context(), PROPOSAL))
+    replay = LLMTeam.from_recording(path)
+    again = asyncio.run(replay.debate(context(), 1))
+    code_again = asyncio.run(replay.engineer(context(), PROPOSAL))
+    assert again.proposal == outcome.proposal and code_again.code == code.code
+    assert code_again.messages[0].payload["continuations"] == 2
+    assert again.messages[-1].payload["structured_fallback"] == outcome.messages[-1].payload["structured_fallback"]

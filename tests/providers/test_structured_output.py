@@ -10,7 +10,13 @@ import pytest
 from pydantic import BaseModel
 
 from agents.llm.recording import request_hash
-from agents.providers import AnthropicProvider, ChatMessage, ChatRequest, OpenAICompatProvider, ProviderRequestError
+from agents.providers import (
+    AnthropicProvider,
+    ChatMessage,
+    ChatRequest,
+    OpenAICompatProvider,
+    ProviderRequestError,
+)
 from agents.providers.base import ResponseSchema
 from agents.providers.config import RoleModelConfig
 from agents.providers.factory import build_provider
