@@ -110,6 +110,9 @@ class Caller:
         self.max_tokens = dict(max_tokens or {})
         self.json_mode = json_mode
         self.continuations = continuations
+        # Set when replaying a format-1 recording: requests as they were made before schemas, per-role
+        # output limits and continuations existed.
+        self.legacy_requests = False
         self._sleep = sleep
         self._rng = rng
         self._registry = ConcurrencyRegistry()
@@ -145,8 +148,8 @@ class Caller:
         sets ``max_tokens`` (the provider applies it), else the role's default capped by the model's
         ceiling (``max_output_tokens`` or the known-model table). A model with no known ceiling gets
         ``None``: local servers bound answers by their context and reject a limit that does not fit."""
-        if role in self.max_tokens:
-            return self.max_tokens[role]
+        if role in self.max_tokens or self.legacy_requests:
+            return self.max_tokens.get(role)
         if cfg.max_tokens is not None:
             return None
         ceiling = cfg.max_output_tokens or output_limit(cfg.model)
@@ -174,13 +177,14 @@ class Caller:
         (``ProviderUnavailable`` ...) propagate unchanged. ``schema`` asks for constrained JSON."""
         provider, cfg = self.provider(role, index)
         max_tokens = self.output_tokens(role, cfg)
+        schema = None if self.legacy_requests else schema
         request = ChatRequest(messages=list(messages), temperature=self.temperature.get(role),
                               max_tokens=max_tokens, json_mode=self.json_mode and json_answer,
                               response_schema=schema)
         first = response = await self._complete(provider, cfg, role, kind, request, node)
         responses = [response]
         text = response.text
-        while response.truncated and len(responses) <= self.continuations:
+        while response.truncated and len(responses) <= (0 if self.legacy_requests else self.continuations):
             # Without the schema: constrained decoding would start a new object instead of going on.
             follow = ChatRequest(messages=[*messages, ChatMessage(role="assistant", content=text),
                                            ChatMessage(role="user", content=CONTINUE_PROMPT)],

@@ -200,6 +200,7 @@ class LLMTeam:
         team = cls(config, ledger, None, options=options, campaign_id=campaign_id,
                    provider_factory=replay_factory(recording, strict=strict), on_message=on_message,
                    node_aliases=node_aliases)
+        team.caller.legacy_requests = recording.format < 2
         # A child retried after an interruption asked memory again under the same key: the last answer is
         # the one its recorded debate saw.
         team._recorded_shortlists = {(rec.parent, rec.iteration, rec.seed): rec.cards for rec in recording.shortlists}

@@ -281,3 +281,30 @@ def test_continued_and_fallback_answers_replay_from_the_recording(tmp_path) -> N
     assert again.proposal == outcome.proposal and code_again.code == code.code
     assert code_again.messages[0].payload["continuations"] == 2
     assert again.messages[-1].payload["structured_fallback"] == outcome.messages[-1].payload["structured_fallback"]
+
+
+def test_a_recording_made_before_schemas_replays_with_the_old_requests(tmp_path) -> None:
+    """Format-1 recordings hold requests without schemas or role output limits; their replay must ask the
+    same way, and a format-2 reading of the same file must not match (so the flag is what makes it work)."""
+    from agents.llm import Recorder
+    from agents.llm.recording import ReplayDivergence
+
+    path = tmp_path / "old.jsonl"
+    answers = debate_answers(rounds=1)
+    answers["engineer"] = [edit("DEGREE = 1", "DEGREE = 5")]
+    with FakeOpenAIServer(default=RoleScript(answers)) as srv:
+        with Recorder(path) as recorder:
+            team = LLMTeam(providers_config(srv.base_url), recorder=recorder, sleep=InstantSleep())
+            team.caller.legacy_requests = True  # asks the way the team did before format 2
+            outcome = asyncio.run(team.debate(context(), 1))
+            code = asyncio.run(team.engineer(context(), PROPOSAL))
+        assert "response_format" not in srv.requests[0].json and "max_tokens" not in srv.requests[1].json
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    old = tmp_path / "format1.jsonl"
+    old.write_text("\n".join([json.dumps({**header, "format": 1}), *lines[1:]]) + "\n")
+    replay = LLMTeam.from_recording(old)
+    assert asyncio.run(replay.debate(context(), 1)).proposal == outcome.proposal
+    assert asyncio.run(replay.engineer(context(), PROPOSAL)).code == code.code
+    with pytest.raises(ReplayDivergence):
+        asyncio.run(LLMTeam.from_recording(path).debate(context(), 1))
