@@ -184,7 +184,9 @@ class Caller:
         first = response = await self._complete(provider, cfg, role, kind, request, node)
         responses = [response]
         text = response.text
-        while response.truncated and len(responses) <= (0 if self.legacy_requests else self.continuations):
+        # An empty cut answer (a reasoning model that spent the limit thinking) has nothing to continue.
+        while (response.truncated and text.strip()
+               and len(responses) <= (0 if self.legacy_requests else self.continuations)):
             # Without the schema: constrained decoding would start a new object instead of going on.
             follow = ChatRequest(messages=[*messages, ChatMessage(role="assistant", content=text),
                                            ChatMessage(role="user", content=CONTINUE_PROMPT)],

@@ -108,8 +108,12 @@ class OpenAICompatProvider(HttpChatProvider):
         if (content is None or content == "") and tool_text is not None:
             # Some servers (and models told to use a tool) put a JSON answer in a tool call's arguments.
             text = tool_text
+        elif content is None and isinstance(message.get("refusal"), str):
+            # Structured outputs: a model declining answers in ``refusal``; as text it reaches the repair
+            # request (it is no JSON) instead of disappearing.
+            text = message["refusal"]
         elif content is None:
-            text = ""  # e.g. a refusal; callers see an empty answer, not a crash
+            text = ""  # callers see an empty answer, not a crash
         elif isinstance(content, str):
             text = content
         elif isinstance(content, list):  # a few servers return content parts even for plain text

@@ -308,3 +308,15 @@ def test_a_recording_made_before_schemas_replays_with_the_old_requests(tmp_path)
     assert asyncio.run(replay.engineer(context(), PROPOSAL)).code == code.code
     with pytest.raises(ReplayDivergence):
         asyncio.run(LLMTeam.from_recording(path).debate(context(), 1))
+
+
+def test_an_empty_answer_cut_at_the_limit_is_not_continued() -> None:
+    """A reasoning model can spend the whole limit thinking: there is nothing to continue, so the usual
+    repair request follows instead."""
+    answers = debate_answers(rounds=1)
+    answers["proposer"].insert(0, Reply("", finish_reason="length"))
+    with FakeOpenAIServer(default=RoleScript(answers)) as srv:
+        outcome = asyncio.run(_team(srv).debate(context(), 1))
+        assert CONTINUE_PROMPT not in last_user_text(srv.requests[1])
+    assert [m.kind for m in outcome.messages] == ["proposal", "proposal_repair"]
+    assert outcome.messages[0].payload["truncated"] is True

@@ -23,7 +23,7 @@ from agents.providers.factory import build_provider
 from agents.providers.limits import output_limit
 from tests.fakes.anthropic_server import FakeAnthropicServer
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.fakes.script import Reply, ToolCall
+from tests.fakes.script import Reply, Status, ToolCall
 from tests.providers.conftest import fast_policy
 
 
@@ -171,3 +171,11 @@ def test_known_output_ceilings() -> None:
     assert output_limit("openai/gpt-4.1-mini") == 32_768
     assert output_limit("claude-3-5-haiku-20241022") == 8192
     assert output_limit("smollm2-135m") is None
+
+
+def test_a_structured_output_refusal_is_read_as_the_text() -> None:
+    body = {"id": "x", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": None, "refusal": "I can't help with that."}}]}
+    with FakeOpenAIServer(script=[Status(200, body=json.dumps(body).encode())]) as srv:
+        resp = asyncio.run(_openai(srv).complete(_request()))
+    assert resp.text == "I can't help with that."
