@@ -26,7 +26,9 @@ from agents.llm.editing import CodeAnswer, EditError, has_edit_blocks, interpret
 from agents.llm.parsing import ParseError, extract_python, give_up_reason, parse_model
 from agents.llm.recording import ProviderFactory, Recorder
 from agents.providers.accounting import UsageLedger
-from agents.providers.base import ChatMessage, ChatRequest, ChatResponse, Provider, ResponseSchema
+from agents.providers.base import (
+    BudgetExceeded, ChatMessage, ChatRequest, ChatResponse, Provider, ProviderError, ResponseSchema,
+)
 from agents.providers.config import ProvidersConfig, RoleModelConfig
 from agents.providers.factory import build_provider
 from agents.providers.http_provider import SchemaSupport
@@ -184,6 +186,7 @@ class Caller:
         first = response = await self._complete(provider, cfg, role, kind, request, node)
         responses = [response]
         text = response.text
+        failure: BaseException | None = None
         # An empty cut answer (a reasoning model that spent the limit thinking) has nothing to continue.
         while (response.truncated and text.strip()
                and len(responses) <= (0 if self.legacy_requests else self.continuations)):
@@ -191,7 +194,11 @@ class Caller:
             follow = ChatRequest(messages=[*messages, ChatMessage(role="assistant", content=text),
                                            ChatMessage(role="user", content=CONTINUE_PROMPT)],
                                  temperature=self.temperature.get(role), max_tokens=max_tokens)
-            response = await self._complete(provider, cfg, role, f"{kind}_continuation", follow, node)
+            try:
+                response = await self._complete(provider, cfg, role, f"{kind}_continuation", follow, node)
+            except (BudgetExceeded, ProviderError) as exc:
+                failure = exc  # the parts already paid for are still handed on as a message, then it raises
+                break
             responses.append(response)
             text = stitch(text, response.text)
         message = TeamMessage(
@@ -211,6 +218,8 @@ class Caller:
         )
         if self.on_message is not None:
             self.on_message(message)
+        if failure is not None:
+            raise failure
         return text, message
 
     async def ask_structured(self, role: str, kind: str, messages: list[ChatMessage], model: type[M], *,

@@ -320,3 +320,18 @@ def test_an_empty_answer_cut_at_the_limit_is_not_continued() -> None:
         assert CONTINUE_PROMPT not in last_user_text(srv.requests[1])
     assert [m.kind for m in outcome.messages] == ["proposal", "proposal_repair"]
     assert outcome.messages[0].payload["truncated"] is True
+
+
+def test_a_budget_reached_between_parts_still_hands_on_the_paid_part() -> None:
+    from agents.providers import BudgetCaps, BudgetExceeded, UsageLedger
+
+    seen = []
+    ledger = UsageLedger(BudgetCaps(max_total_tokens=40))  # spent by the first part (10 in + 30 out)
+    script = RoleScript({"engineer": [Reply(WHOLE), _go_on(WHOLE)]})
+    with FakeOpenAIServer(default=script) as srv:
+        team = LLMTeam(providers_config(srv.base_url), ledger, options=TeamOptions(max_tokens={"engineer": 30}),
+                       sleep=InstantSleep(), on_message=seen.append)
+        with pytest.raises(BudgetExceeded):
+            asyncio.run(team.engineer(context(), PROPOSAL))
+        assert len(srv.requests) == 1
+    assert len(seen) == 1 and seen[0].payload["truncated"] is True and seen[0].tokens_out == 30
