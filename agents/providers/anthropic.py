@@ -101,8 +101,8 @@ class AnthropicProvider(HttpChatProvider):
             raise ProviderResponseError("response has no 'content' list", provider=self.name, model=model)
         text = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
         tool_inputs = [b.get("input") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
-        structured = bool(tool_inputs) and isinstance(tool_inputs[0], dict)
-        if structured:
+        tool_call = bool(tool_inputs) and isinstance(tool_inputs[0], dict)
+        if tool_call:
             # A forced tool call: its input is the answer; any text beside it is the model thinking aloud.
             text = json.dumps(tool_inputs[0], ensure_ascii=False)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -114,7 +114,7 @@ class AnthropicProvider(HttpChatProvider):
             output_tokens=_tokens(usage, "output_tokens"),
             finish_reason=_STOP_REASONS.get(stop_reason, stop_reason) if stop_reason else None,
             raw_id=data.get("id") if isinstance(data.get("id"), str) else None,
-            structured=structured,
+            tool_call=tool_call,
         )
 
 

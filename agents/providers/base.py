@@ -99,6 +99,7 @@ class ChatResponse(BaseModel):
     structured: bool = Field(
         default=False, description="True when the request carried a JSON schema the server accepted."
     )
+    tool_call: bool = Field(default=False, description="The text is a tool call's arguments (JSON).")
     structured_fallback: str | None = Field(
         default=None,
         description="Why the schema was not sent although asked for (the server refused it earlier).",

@@ -68,7 +68,7 @@ class ParsedReply:
     output_tokens: int | None
     finish_reason: str | None
     raw_id: str | None
-    structured: bool = False  # the answer came through the schema channel (a tool call's arguments)
+    tool_call: bool = False  # the text is a tool call's arguments (or input), not message content
 
 
 class HttpChatProvider(ABC):
@@ -221,6 +221,7 @@ class HttpChatProvider(ABC):
             attempts=attempts,
             structured=structured,
             structured_fallback=fallback,
+            tool_call=reply.tool_call,
         )
 
     async def _post(self, request: ChatRequest, model: str, headers: dict[str, str]) -> tuple[ParsedReply, int]:

@@ -132,7 +132,7 @@ class OpenAICompatProvider(HttpChatProvider):
             output_tokens=_int_or_none(usage.get("completion_tokens")),
             finish_reason=first.get("finish_reason"),
             raw_id=data.get("id") if isinstance(data.get("id"), str) else None,
-            structured=tool_text is not None and text == tool_text,
+            tool_call=tool_text is not None and text == tool_text,
         )
 
 

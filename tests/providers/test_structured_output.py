@@ -71,6 +71,7 @@ def test_anthropic_forces_a_tool_call_and_reads_its_input() -> None:
     assert body["tool_choice"] == {"type": "tool", "name": "verdict"}
     assert body["tools"][0]["name"] == "verdict" and body["tools"][0]["input_schema"] == SCHEMA.schema_
     assert resp.structured is True and json.loads(resp.text) == {"verdict": "good", "score": 3}
+    assert resp.tool_call is True
     assert resp.finish_reason == "tool_calls"
 
 
@@ -81,6 +82,7 @@ def test_openai_tool_call_answer_is_read_as_the_text() -> None:
         second = asyncio.run(provider.complete(_request(schema=None)))
     assert json.loads(first.text) == {"verdict": "fine"} and first.finish_reason == "tool_calls"
     assert second.text == '{"verdict": "raw string"}'
+    assert first.tool_call and second.tool_call and not first.structured
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
