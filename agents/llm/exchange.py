@@ -27,7 +27,13 @@ from agents.llm.parsing import ParseError, extract_python, give_up_reason, parse
 from agents.llm.recording import ProviderFactory, Recorder
 from agents.providers.accounting import UsageLedger
 from agents.providers.base import (
-    BudgetExceeded, ChatMessage, ChatRequest, ChatResponse, Provider, ProviderError, ResponseSchema,
+    BudgetExceeded,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    ProviderError,
+    ResponseSchema,
 )
 from agents.providers.config import ProvidersConfig, RoleModelConfig
 from agents.providers.factory import build_provider
