@@ -275,6 +275,12 @@ def test_continued_and_fallback_answers_replay_from_the_recording(tmp_path) -> N
             team = LLMTeam(config, recorder=recorder, options=options, sleep=InstantSleep())
             outcome = asyncio.run(team.debate(context(), 1))
             code = asyncio.run(team.engineer(context(), PROPOSAL))
+    from agents.llm.recording import Recording
+
+    recorded = {e.kind: e.response for e in Recording.load(path).exchanges}
+    assert recorded["proposal"]["structured"] is False
+    assert "response_format" in recorded["proposal"]["structured_fallback"]
+    assert recorded["implementation_continuation"]["finish_reason"] in ("stop", "length")
     replay = LLMTeam.from_recording(path)
     again = asyncio.run(replay.debate(context(), 1))
     code_again = asyncio.run(replay.engineer(context(), PROPOSAL))
