@@ -115,10 +115,13 @@ def llama_server(model: Path, *, n_ctx: int = 8192, threads: int = 1, log: Path 
 
 
 def providers_yaml(base_url: str, *, max_tokens: int, code_max_tokens: int, read_timeout_s: float) -> str:
-    """One local model for every role; code-writing roles may answer longer."""
+    """One local model for every role; code-writing roles may answer longer. JSON roles get their schema
+    as llama-cpp-python's server takes it (``{type: json_object, schema}``), which it turns into a grammar:
+    the model can then only produce JSON of the right shape."""
     def entry(tokens: int) -> str:
         return (f"{{provider: openai, model: smollm2-135m, base_url: '{base_url}', max_tokens: {tokens}, "
-                f"temperature: 0.2, max_concurrency: 1, max_attempts: 2, read_timeout_s: {read_timeout_s:g}}}")
+                f"temperature: 0.2, max_concurrency: 1, max_attempts: 2, read_timeout_s: {read_timeout_s:g}, "
+                f"structured_output: auto, schema_dialect: json_object_schema}}")
 
     lines = ["roles:", f"  default: {entry(max_tokens)}"]
     lines += [f"  {role}: {entry(code_max_tokens)}" for role in CODE_ROLES]
@@ -160,7 +163,7 @@ def analyse(data_dir: Path, campaign_id: str) -> dict[str, Any]:
             nodes = repo.list_nodes(s, campaign_id)
             messages = repo.list_messages(s, campaign_id)
             node_rows = [{"id": n.id, "parent": n.parent_id, "iteration": n.iteration, "status": n.status,
-                          "score": n.score, "error": (n.error or "")[:300]} for n in nodes]
+                          "score": n.score, "error": (n.error or "")[:300], "has_code": bool(n.code)} for n in nodes]
             rejections = []
             for m in messages:
                 payload = m.payload or {}
@@ -178,11 +181,24 @@ def analyse(data_dir: Path, campaign_id: str) -> dict[str, Any]:
     kinds = Counter(e.kind for e in exchanges)
     finish = Counter(str(e.response.get("finish_reason")) for e in exchanges)
     problems = consistency_problems(state, node_rows)
+    children = [n for n in node_rows if n["iteration"] > 0]
+    root = next((n for n in node_rows if n["id"] == state["root"]), None)
+    champion = next((n for n in node_rows if n["id"] == state["champion"]), None)
+    from agents.llm.prompts import ROLES
+
     return {
         "campaign": state,
         "exchanges": len(exchanges), "exchanges_by_role": dict(by_role),
         "repair_requests": sum(n for k, n in kinds.items() if k and k.endswith("_repair")),
         "code_resubmissions": sum(n for k, n in kinds.items() if k and k.endswith("_retry")),
+        "continuations": sum(n for k, n in kinds.items() if k and k.endswith("_continuation")),
+        "structured_answers": sum(1 for e in exchanges if e.response.get("structured")),
+        "roles_not_reached": [r for r in ROLES if r not in by_role],
+        "children_proposed": len(children),
+        "children_trained": sum(1 for n in children if n["has_code"]),  # the engineer's code was run
+        "children_scored": sum(1 for n in children if n["score"] is not None),
+        "root_score": root["score"] if root else None,
+        "champion_score": champion["score"] if champion else None,
         "rejections": rejections,
         "finish_reasons": dict(finish),
         "tokens_in": sum(int(e.response.get("input_tokens") or 0) for e in exchanges),

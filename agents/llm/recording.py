@@ -29,7 +29,10 @@ from agents.providers.base import ChatRequest, ChatResponse, Provider
 from agents.providers.config import ProvidersConfig, RoleModelConfig
 
 logger = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+# 2: JSON roles' requests carry their schema, output limits have per-role defaults, and an answer cut at
+# the token limit may be followed by continuation exchanges. A replay of a format-1 recording asks the way
+# format 1 did (``Caller.legacy_requests``), or none of its request hashes would match.
+FORMAT_VERSION = 2
 # Header names that carry credentials; their values never reach a recording.
 _SECRET_HEADER = re.compile(r"auth|api[-_]?key|token|secret|cookie", re.IGNORECASE)
 
@@ -40,7 +43,11 @@ class ReplayDivergence(RuntimeError):
 
 def request_hash(role: str, model: str, request: ChatRequest) -> str:
     """Identity of one exchange: who asked, which configured model, and the request as sent."""
-    body = {"role": role, "model": model, "request": request.model_dump(mode="json")}
+    dumped = request.model_dump(mode="json")
+    if dumped.get("response_schema") is None:
+        # Absent from requests recorded before schemas existed: leaving it out keeps their hashes.
+        dumped.pop("response_schema", None)
+    body = {"role": role, "model": model, "request": dumped}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -200,6 +207,11 @@ class Recording:
             if header.providers is not None:
                 return ProvidersConfig.model_validate(header.providers)
         return None
+
+    @property
+    def format(self) -> int:
+        """The format the campaign was recorded in (its first header's)."""
+        return self.headers[0].format if self.headers else FORMAT_VERSION
 
     def options(self) -> dict[str, Any] | None:
         for header in reversed(self.headers):

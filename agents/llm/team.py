@@ -48,6 +48,8 @@ class TeamOptions(BaseModel):
     prompts_dir: str | None = Field(default=None, description="Directory overriding the shipped prompts.")
     allowed_modules: list[str] | None = Field(default=None, description="Overrides the contract's allow-list.")
     max_code_chars: int = Field(default=60_000, gt=1000, description="Code longer than this is clipped.")
+    continuations: int = Field(default=2, ge=0, le=8,
+                               description="Requests to continue an answer cut at the output-token limit.")
 
     def contract(self) -> ContractPolicy:
         if self.allowed_modules is None:
@@ -159,7 +161,7 @@ class LLMTeam:
         self.caller = Caller(providers_config, ledger=self.ledger, recorder=recorder, campaign_id=campaign_id,
                              factory=provider_factory, sleep=sleep, rng=rng, on_message=on_message,
                              temperature=self.options.temperature, max_tokens=self.options.max_tokens,
-                             json_mode=self.options.json_mode)
+                             json_mode=self.options.json_mode, continuations=self.options.continuations)
         self._plans: dict[tuple[int, int, str], str] = {}
         if recorder is not None:
             recorder.write_header(providers_config, self.options.model_dump(mode="json"))
@@ -198,6 +200,7 @@ class LLMTeam:
         team = cls(config, ledger, None, options=options, campaign_id=campaign_id,
                    provider_factory=replay_factory(recording, strict=strict), on_message=on_message,
                    node_aliases=node_aliases)
+        team.caller.legacy_requests = recording.format < 2
         # A child retried after an interruption asked memory again under the same key: the last answer is
         # the one its recorded debate saw.
         team._recorded_shortlists = {(rec.parent, rec.iteration, rec.seed): rec.cards for rec in recording.shortlists}

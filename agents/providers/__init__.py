@@ -13,6 +13,7 @@ from agents.providers.base import (
     ProviderRequestError,
     ProviderResponseError,
     ProviderUnavailable,
+    ResponseSchema,
 )
 from agents.providers.config import ProvidersConfig, RoleModelConfig
 from agents.providers.factory import build_provider, build_role_providers
@@ -40,6 +41,7 @@ __all__ = [
     "ProviderResponseError",
     "ProviderUnavailable",
     "ProvidersConfig",
+    "ResponseSchema",
     "RetryPolicy",
     "RoleModelConfig",
     "UsageLedger",

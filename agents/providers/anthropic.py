@@ -2,12 +2,15 @@
 
 Differences from the OpenAI shape that matter here: the system prompt is a top-level ``system`` field,
 ``max_tokens`` is mandatory, content is a list of typed blocks, stop reasons use their own vocabulary
-(normalised below to OpenAI's so callers check one set), and there is no JSON mode (it is requested
-by an instruction in the system prompt instead).
+(normalised below to OpenAI's so callers check one set), and there is no JSON mode: a JSON answer is
+requested by an instruction in the system prompt, or, when the request carries a JSON schema, by a tool
+whose input schema is that schema and a ``tool_choice`` forcing the model to call it; the tool call's
+``input`` is then the answer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agents.providers.base import ChatRequest, ProviderResponseError
@@ -15,7 +18,9 @@ from agents.providers.http_provider import HttpChatProvider, ParsedReply
 
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 4096
+# Required by the API. 4,096 cut whole candidate modules short; 8,192 is within every current model's
+# output limit (Claude 3 Haiku's 4,096 excepted: configure max_tokens for it).
+DEFAULT_MAX_TOKENS = 8192
 
 _JSON_INSTRUCTION = "Respond with a single JSON object and nothing else: no prose, no code fences."
 
@@ -80,6 +85,14 @@ class AnthropicProvider(HttpChatProvider):
             payload["temperature"] = min(temperature, 1.0)  # Anthropic's range is [0, 1]
         if request.stop:
             payload["stop_sequences"] = list(request.stop)
+        if request.response_schema is not None:
+            spec = request.response_schema
+            payload["tools"] = [{
+                "name": spec.name,
+                "description": spec.description or f"Give your answer as the input of this tool ({spec.name}).",
+                "input_schema": spec.schema_,
+            }]
+            payload["tool_choice"] = {"type": "tool", "name": spec.name}
         return payload
 
     def parse_reply(self, data: dict[str, Any], model: str) -> ParsedReply:
@@ -87,6 +100,11 @@ class AnthropicProvider(HttpChatProvider):
         if not isinstance(content, list):
             raise ProviderResponseError("response has no 'content' list", provider=self.name, model=model)
         text = "".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+        tool_inputs = [b.get("input") for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
+        tool_call = bool(tool_inputs) and isinstance(tool_inputs[0], dict)
+        if tool_call:
+            # A forced tool call: its input is the answer; any text beside it is the model thinking aloud.
+            text = json.dumps(tool_inputs[0], ensure_ascii=False)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         stop_reason = data.get("stop_reason")
         return ParsedReply(
@@ -96,6 +114,7 @@ class AnthropicProvider(HttpChatProvider):
             output_tokens=_tokens(usage, "output_tokens"),
             finish_reason=_STOP_REASONS.get(stop_reason, stop_reason) if stop_reason else None,
             raw_id=data.get("id") if isinstance(data.get("id"), str) else None,
+            tool_call=tool_call,
         )
 
 

@@ -7,7 +7,7 @@ can be swapped (hosted API, local vLLM, a fake server in tests) without touching
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,36 @@ class ChatMessage(BaseModel):
 
     role: Role
     content: str
+
+
+class ResponseSchema(BaseModel):
+    """A JSON schema the answer must follow, for servers that can constrain decoding to it.
+
+    Sent as OpenAI's ``response_format: {type: json_schema}`` or as a forced tool call on the Anthropic
+    Messages API. ``strict`` is off by default because OpenAI's strict mode only accepts schemas whose
+    every property is required and closed, which optional fields of the role models are not.
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Schema (or tool) name the server sees.")
+    schema_: dict[str, Any] = Field(alias="schema", serialization_alias="schema")
+    strict: bool = False
+    description: str | None = None
+
+    @classmethod
+    def for_model(cls, name: str, model: type[BaseModel], *, description: str | None = None) -> ResponseSchema:
+        """The schema of a pydantic model, with the ``title`` noise removed (servers ignore it, and it
+        costs prompt tokens on servers that turn the schema into a grammar or a tool description)."""
+        return cls(name=name, schema=_without_titles(model.model_json_schema()), description=description)
+
+
+def _without_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_titles(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_without_titles(v) for v in node]
+    return node
 
 
 class ChatRequest(BaseModel):
@@ -38,6 +68,11 @@ class ChatRequest(BaseModel):
         description="Ask for a single JSON object (native response_format where the protocol has one, "
         "an instruction otherwise). The caller still validates the JSON.",
     )
+    response_schema: ResponseSchema | None = Field(
+        default=None,
+        description="Constrain the answer to this JSON schema where the server can (see the provider's "
+        "structured_output switch); the caller still validates the JSON.",
+    )
 
 
 class ChatResponse(BaseModel):
@@ -56,9 +91,24 @@ class ChatResponse(BaseModel):
     price_known: bool = Field(
         default=True, description="False when the model is missing from the price table (cost then reads 0)."
     )
-    finish_reason: str | None = None
+    finish_reason: str | None = Field(
+        default=None, description="Normalised to OpenAI's words: 'stop', 'length' (the token limit), ..."
+    )
     raw_id: str | None = None
     attempts: int = Field(default=1, ge=1)
+    structured: bool = Field(
+        default=False, description="True when the request carried a JSON schema the server accepted."
+    )
+    tool_call: bool = Field(default=False, description="The text is a tool call's arguments (JSON).")
+    structured_fallback: str | None = Field(
+        default=None,
+        description="Why the schema was not sent although asked for (the server refused it earlier).",
+    )
+
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the output-token limit and is probably incomplete."""
+        return self.finish_reason == "length"
 
     @property
     def total_tokens(self) -> int:

@@ -57,6 +57,22 @@ class RoleModelConfig(BaseModel):
     price: ModelPrice | None = Field(default=None, description="Overrides the price table for this model.")
     extra_headers: dict[str, str] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    structured_output: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Send JSON roles' schemas (OpenAI response_format json_schema, Anthropic forced tool): "
+        "'auto' falls back to prompt and repair for the campaign once the server refuses, 'on' makes a "
+        "refusal an error, 'off' never sends them.",
+    )
+    schema_dialect: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description="How an OpenAI-protocol server takes a schema: 'json_schema' (OpenAI, vLLM, llama-server, "
+        "Ollama) or 'json_object_schema' (llama-cpp-python's server); 'auto' also tries the other one.",
+    )
+    max_output_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="The model's own output-token ceiling; caps the team's per-role defaults (16k for code).",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> RoleModelConfig:

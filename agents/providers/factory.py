@@ -10,7 +10,7 @@ import random
 
 from agents.providers.anthropic import AnthropicProvider
 from agents.providers.config import ProvidersConfig, RoleModelConfig
-from agents.providers.http_provider import HttpChatProvider
+from agents.providers.http_provider import HttpChatProvider, SchemaSupport
 from agents.providers.openai_compat import OpenAICompatProvider
 from agents.providers.pricing import PriceTable
 from agents.providers.retry import ConcurrencyRegistry, NowFn, SleepFn
@@ -24,8 +24,14 @@ def build_provider(
     sleep: SleepFn | None = None,
     rng: random.Random | None = None,
     now: NowFn | None = None,
+    schema_support: dict[str, SchemaSupport] | None = None,
 ) -> HttpChatProvider:
+    """``schema_support``: shared across the providers of one team, keyed by server and model, so that a
+    server's refusal of JSON schemas is remembered by every role that uses it."""
     registry = registry or ConcurrencyRegistry()
+    support = None
+    if schema_support is not None:
+        support = schema_support.setdefault(f"{cfg.endpoint_key}|{cfg.model}", SchemaSupport())
     common = dict(
         base_url=cfg.effective_base_url,
         model=cfg.model,
@@ -42,9 +48,12 @@ def build_provider(
         sleep=sleep,
         rng=rng,
         now=now,
+        structured_output=cfg.structured_output,
+        schema_support=support,
     )
     if cfg.provider == "openai":
-        return OpenAICompatProvider(max_tokens_field=cfg.max_tokens_field, **common)
+        return OpenAICompatProvider(max_tokens_field=cfg.max_tokens_field, schema_dialect=cfg.schema_dialect,
+                                    **common)
     if cfg.provider == "anthropic":
         return AnthropicProvider(**common)
     raise ValueError(f"unknown provider kind {cfg.provider!r}")  # unreachable while the Literal holds

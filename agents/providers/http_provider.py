@@ -6,18 +6,21 @@ same across protocols (how cost and latency are computed, how keys stay secret) 
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
 from agents.providers.base import (
     ChatRequest,
     ChatResponse,
+    ProviderRequestError,
     estimate_prompt_tokens,
     estimate_tokens,
 )
@@ -29,6 +32,33 @@ from agents.providers.transport import JsonHttpClient
 # that rotating a key needs no restart and the key is never stored in long-lived config objects).
 KeySource = SecretStr | Callable[[], SecretStr | None] | None
 
+StructuredOutput = Literal["auto", "on", "off"]
+
+logger = logging.getLogger("agents.providers")
+
+# What a server says when it does not support constrained output: OpenAI-compatible servers name the
+# field (``response_format``, ``json_schema``), Anthropic-compatible proxies the tool fields, Ollama ``format``.
+_SCHEMA_REFUSAL = re.compile(r"response_format|json_schema|tool_choice|\btools?\b|\bformat\b|structured",
+                             re.IGNORECASE)
+# 400 bad request, 404 (an old route rejecting the body), 405, 415, 422 unprocessable, 501 not implemented.
+_REFUSAL_STATUSES = frozenset({400, 404, 405, 415, 422, 501})
+
+
+class SchemaSupport:
+    """What one server said about JSON schemas, shared by every provider object that talks to the same
+    server and model (each role builds its own), so a refusal costs the campaign one request, not one
+    per role. ``refused`` holds the server's message once it has refused."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+        self.dialect: str | None = None  # the way of sending schemas that the server took (``auto``)
+
+
+def is_schema_refusal(exc: ProviderRequestError) -> bool:
+    """True when a rejected request was rejected *because of* the JSON schema it carried."""
+    text = f"{exc.server_message or ''} {exc.detail}"
+    return exc.status in _REFUSAL_STATUSES and bool(_SCHEMA_REFUSAL.search(text))
+
 
 @dataclass(frozen=True)
 class ParsedReply:
@@ -38,6 +68,7 @@ class ParsedReply:
     output_tokens: int | None
     finish_reason: str | None
     raw_id: str | None
+    tool_call: bool = False  # the text is a tool call's arguments (or input), not message content
 
 
 class HttpChatProvider(ABC):
@@ -62,8 +93,15 @@ class HttpChatProvider(ABC):
         sleep: SleepFn | None = None,
         rng: random.Random | None = None,
         now: NowFn | None = None,
+        structured_output: StructuredOutput = "auto",
+        schema_support: SchemaSupport | None = None,
     ) -> None:
+        """``structured_output``: ``on`` always sends a request's JSON schema (a refusal is an error),
+        ``off`` never does (prompt and repair only), ``auto`` sends it until the server refuses it once,
+        then falls back to the prompt-and-repair path for the rest of this provider's life (a campaign)."""
         self.name = name
+        self.structured_output: StructuredOutput = structured_output
+        self.schema_support = schema_support or SchemaSupport()
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.temperature = temperature
@@ -92,7 +130,9 @@ class HttpChatProvider(ABC):
     def auth_headers(self, key: str | None) -> dict[str, str]: ...
 
     @abstractmethod
-    def build_payload(self, request: ChatRequest, model: str) -> dict[str, Any]: ...
+    def build_payload(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """The wire body. Sends ``request.response_schema`` when it is set: :meth:`complete` clears it
+        first where structured output is off or was refused."""
 
     @abstractmethod
     def parse_reply(self, data: dict[str, Any], model: str) -> ParsedReply: ...
@@ -104,19 +144,58 @@ class HttpChatProvider(ABC):
         secret = source() if callable(source) else source
         return secret.get_secret_value() if secret is not None else None
 
+    @property
+    def schema_refused(self) -> str | None:
+        """The server's refusal of JSON schemas, once ``auto`` has seen one (then never sent again)."""
+        return self.schema_support.refused
+
+    @schema_refused.setter
+    def schema_refused(self, message: str | None) -> None:
+        self.schema_support.refused = message
+
+    def schema_dialects(self) -> list[str]:
+        """Ways this protocol can send a JSON schema, most standard first; ``auto`` tries them in order."""
+        return ["default"]
+
+    def _wants_schema(self, request: ChatRequest) -> bool:
+        return (request.response_schema is not None and self.structured_output != "off"
+                and self.schema_refused is None)
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         model = request.model or self.model
         headers = {"content-type": "application/json", **self.extra_headers}
         headers.update(self.auth_headers(self._resolve_key()))
-        payload = {**self.build_payload(request, model), **self.extra_body}
         started = time.perf_counter()
-        reply, attempts = await self.http.post_json(
-            self.url,
-            model=model,
-            headers=headers,
-            payload=payload,
-            parse=lambda data: self.parse_reply(data, model),
-        )
+        structured = self._wants_schema(request)
+        fallback: str | None = None
+        if request.response_schema is not None and not structured:
+            fallback = "structured output off" if self.structured_output == "off" else self.schema_refused
+        attempts_before = 0
+        while True:
+            try:
+                sent = request if structured else _plain(request, refused=self.schema_refused is not None)
+                reply, attempts = await self._post(sent, model, headers)
+                attempts += attempts_before
+                break
+            except ProviderRequestError as exc:
+                if not (structured and self.structured_output == "auto" and is_schema_refusal(exc)):
+                    raise
+                attempts_before += 1
+                message = exc.server_message or exc.detail
+                dialects = self.schema_dialects()
+                current = self.schema_support.dialect or dialects[0]
+                later = dialects[dialects.index(current) + 1:] if current in dialects else []
+                if later:
+                    # Another way of sending the same schema (llama-cpp-python wants json_object + schema).
+                    self.schema_support.dialect = later[0]
+                    logger.warning("%s model=%s refused the JSON schema as %s (HTTP %s: %s); trying %s",
+                                   self.name, model, current, exc.status, message, later[0])
+                    continue
+                # Remembered: every later request to this server and model goes the prompt-and-repair way.
+                self.schema_refused = message
+                logger.warning("%s model=%s refused the JSON schema (HTTP %s: %s); using prompt and repair "
+                               "from now on", self.name, model, exc.status, message)
+                structured, fallback = False, message
         latency = time.perf_counter() - started
 
         estimated = reply.input_tokens is None or reply.output_tokens is None
@@ -140,6 +219,19 @@ class HttpChatProvider(ABC):
             finish_reason=reply.finish_reason,
             raw_id=reply.raw_id,
             attempts=attempts,
+            structured=structured,
+            structured_fallback=fallback,
+            tool_call=reply.tool_call,
+        )
+
+    async def _post(self, request: ChatRequest, model: str, headers: dict[str, str]) -> tuple[ParsedReply, int]:
+        payload = {**self.build_payload(request, model), **self.extra_body}
+        return await self.http.post_json(
+            self.url,
+            model=model,
+            headers=headers,
+            payload=payload,
+            parse=lambda data: self.parse_reply(data, model),
         )
 
     async def aclose(self) -> None:
@@ -160,3 +252,11 @@ class HttpChatProvider(ABC):
 
     def _max_tokens(self, request: ChatRequest) -> int | None:
         return request.max_tokens if request.max_tokens is not None else self.max_tokens
+
+
+def _plain(request: ChatRequest, *, refused: bool = False) -> ChatRequest:
+    """The request without its schema. After a refusal JSON mode goes too: a server that rejects
+    ``response_format`` with a schema rejects it without one as well."""
+    if request.response_schema is None:
+        return request
+    return request.model_copy(update={"response_schema": None, "json_mode": request.json_mode and not refused})

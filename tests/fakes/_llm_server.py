@@ -12,11 +12,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.script import Disconnect, Hang, Malformed, Reply, ScriptItem, Status
+from tests.fakes.script import Disconnect, Hang, Malformed, Reply, ScriptItem, SlowStart, Status, ToolCall
+
+_ITEMS = (Reply, ToolCall, SlowStart, Status, Hang, Disconnect, Malformed)
+CHARS_PER_TOKEN = 4  # how the fakes count tokens: the same rough rule as the client's estimate
 
 
 @dataclass
@@ -69,9 +72,17 @@ class FakeLLMServer:
         *,
         default: ScriptItem | None = None,
         api_key: str | None = None,
+        refuse_fields: Iterable[str] = (),
+        enforce_max_tokens: bool = True,
     ) -> None:
         """``default``: answer used once the script runs out (otherwise a 500 says it ran out).
-        ``api_key``: when set, requests without this key get the protocol's 401."""
+        ``api_key``: when set, requests without this key get the protocol's 401.
+        ``refuse_fields``: top-level request fields this server does not support; a request carrying one
+        gets a 400 naming it, as servers without structured output answer ``response_format`` or ``tools``.
+        ``enforce_max_tokens``: cut answers longer than the request's token limit (4 characters a token)
+        and say so in the finish/stop reason, as every real server does."""
+        self.refuse_fields = frozenset(refuse_fields)
+        self.enforce_max_tokens = enforce_max_tokens
         self._script: deque[ScriptItem] = deque(script)
         self.default = default
         self.api_key = api_key
@@ -143,7 +154,7 @@ class FakeLLMServer:
             item = self._script.popleft() if self._script else self.default
         if item is None:
             return Status(500, message="fake server script exhausted")
-        while callable(item) and not isinstance(item, (Reply, Status, Hang, Disconnect, Malformed)):
+        while callable(item) and not isinstance(item, _ITEMS):
             item = item(req)
         return item
 
@@ -158,6 +169,27 @@ class FakeLLMServer:
 
     def success_body(self, reply: Reply, req: RecordedRequest, reply_id: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def tool_call_body(self, call: ToolCall, req: RecordedRequest, reply_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def refusal_message(self, field: str) -> str:
+        return f"{field}: this server does not support the '{field}' parameter"
+
+    def max_tokens_of(self, req: RecordedRequest) -> int | None:
+        """The output-token limit the request asked for (protocols name it differently)."""
+        return None
+
+    def length_reason(self) -> str:
+        return "length"
+
+    def cut_to_limit(self, reply: Reply, req: RecordedRequest) -> Reply:
+        """``reply`` as the server would send it under the request's token limit."""
+        limit = self.max_tokens_of(req) if self.enforce_max_tokens else None
+        if limit is None or default_output_tokens(reply) <= limit:
+            return reply
+        return replace(reply, text=reply.text[: limit * CHARS_PER_TOKEN], output_tokens=limit,
+                       finish_reason=self.length_reason())
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         raise NotImplementedError
@@ -198,6 +230,10 @@ class FakeLLMServer:
         if not isinstance(req.json, dict):
             self._send_json(h, 400, self.error_body(400, "request body is not a JSON object"))
             return
+        refused = sorted(f for f in self.refuse_fields if f in req.json)
+        if refused:
+            self._send_json(h, 400, self.error_body(400, self.refusal_message(refused[0])))
+            return
         problem = self.validate(req)
         if problem is not None:
             self._send_json(h, 400, self.error_body(400, problem))
@@ -208,8 +244,17 @@ class FakeLLMServer:
             item = Reply(item)
         if isinstance(item, Reply):
             self._closing.wait(item.delay_s)
-            body = self.success_body(item, req, str(next(self._ids)))
+            body = self.success_body(self.cut_to_limit(item, req), req, str(next(self._ids)))
             self._send_json(h, 200, body)
+        elif isinstance(item, ToolCall):
+            self._closing.wait(item.delay_s)
+            self._send_json(h, 200, self.tool_call_body(item, req, str(next(self._ids))))
+        elif isinstance(item, SlowStart):
+            if self._closing.wait(item.first_byte_s):
+                return
+            body = json.dumps(self.success_body(self.cut_to_limit(item.reply, req), req,
+                                                str(next(self._ids)))).encode()
+            self._send_slowly(h, body, item.chunks, item.gap_s)
         elif isinstance(item, Status):
             self._closing.wait(item.delay_s)
             body_bytes = (
@@ -227,6 +272,21 @@ class FakeLLMServer:
             h.close_connection = True
         else:
             raise TypeError(f"unknown script item {item!r}")
+
+    def _send_slowly(self, h: _Handler, body: bytes, chunks: int, gap_s: float) -> None:
+        size = max(1, -(-len(body) // max(1, chunks)))
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            for start in range(0, len(body), size):
+                if start and self._closing.wait(gap_s):
+                    return
+                h.wfile.write(body[start:start + size])
+                h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
 
     def _send_json(self, h: _Handler, status: int, body: dict[str, Any]) -> None:
         self._send(h, status, json.dumps(body).encode(), {})

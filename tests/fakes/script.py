@@ -25,6 +25,29 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """An answer given as a tool call (``tool_calls`` on OpenAI, a ``tool_use`` block on Anthropic), the way
+    models answer when a tool is offered or forced. ``arguments``: an object, or a raw (maybe broken) string."""
+
+    arguments: dict[str, Any] | str
+    name: str = "answer"
+    input_tokens: int = 10
+    output_tokens: int | None = None  # default: ~len(arguments as JSON)/4
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class SlowStart:
+    """``reply`` sent after ``first_byte_s`` of silence (a loaded server's queue, a local model reading
+    the prompt), then its body in ``chunks`` pieces ``gap_s`` apart."""
+
+    reply: Reply
+    first_byte_s: float
+    chunks: int = 1
+    gap_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Status:
     """An HTTP error with the protocol's error body (or ``body`` verbatim when given)."""
 
@@ -60,8 +83,14 @@ def rate_limited(retry_after: str | None = "1", message: str = "rate limit reach
     return Status(429, message=message, headers=headers)
 
 
+def overloaded(status: int = 503, retry_after: str | None = None) -> Status:
+    """A 5xx as busy servers send it (Anthropic: 529 overloaded_error), optionally with Retry-After."""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return Status(status, message="server overloaded, try again later", headers=headers)
+
+
 def no_usage(text: str) -> Reply:
     return Reply(text, usage=False)
 
 
-ScriptItem = str | Reply | Status | Hang | Disconnect | Malformed | Callable[[Any], Any]
+ScriptItem = str | Reply | ToolCall | SlowStart | Status | Hang | Disconnect | Malformed | Callable[[Any], Any]

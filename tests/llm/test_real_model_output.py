@@ -42,8 +42,9 @@ def _margin_fn(_max_s):
     return max((0.5 * (x - self'''
 
 
-def _team(srv) -> LLMTeam:
-    return LLMTeam(providers_config(srv.base_url), options=TeamOptions(root_attempts=2), sleep=InstantSleep())
+def _team(srv, continuations: int = 0) -> LLMTeam:
+    return LLMTeam(providers_config(srv.base_url), options=TeamOptions(root_attempts=2, continuations=continuations),
+                   sleep=InstantSleep())
 
 
 def test_a_root_the_model_cannot_write_falls_back_to_the_shipped_baseline() -> None:
@@ -58,6 +59,8 @@ def test_a_root_the_model_cannot_write_falls_back_to_the_shipped_baseline() -> N
     assert [m.payload["accepted"] for m in root.messages] == [False, False]
     assert "parse" in root.messages[0].payload["rejection"]
     assert "parse" in second or "syntax" in second.lower()
+    # Cut at the limit, with no continuation allowed: the model is told to send edits, not the file again.
+    assert "cut off at the output-token limit" in second and "SEARCH/REPLACE" in second
 
 
 def test_without_a_baseline_the_failure_is_reported() -> None:
