@@ -10,6 +10,7 @@ problem needs, and so on). Default: two reasoning rounds, one plan round, one fi
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -492,6 +493,7 @@ class Critic:
         objections: list[Objection] = []
         for option in choice:
             objections += self._tree_objections(option)
+            objections += self._history_objections(option)
         first = choice[0]
         objections += self._cost_objections(first, options)
         objections += self._analysis_objections(first, options)
@@ -559,6 +561,22 @@ class Critic:
                     move.id, f"{label} already explores '{move.title}' ({_fmt(entry.score)}); a second child "
                     "with the same change tells us little", 0.7, "tree", numbers=tunable))
         return out
+
+    def _history_objections(self, option: Option) -> list[Objection]:
+        """Children anywhere in the tree (earlier iterations) that applied this move. Siblings and uncles
+        say what the move did here; a move that never beat its parent in two or more tries on other
+        branches is evidence too, and without it the same failing move keeps coming back."""
+        move = option.move
+        tries = [h for h in self.context.history if move.id in h.changes]
+        if len(tries) < 2:
+            return []
+        scored = [h for h in tries if h.status == "succeeded" and h.score is not None and h.parent_score]
+        if any(h.score < h.parent_score for h in scored):
+            return []
+        ratios = [h.score / h.parent_score for h in scored if math.isfinite(h.score / h.parent_score)]
+        detail = f" (its best child had {min(ratios):.2g}x its parent's error)" if ratios else ""
+        return [Objection(move.id, f"'{move.title}' was applied {len(tries)} times elsewhere in this tree and "
+                          f"never beat its parent{detail}", min(3.0, 0.75 * len(tries)), "tree")]
 
     def _cost_objections(self, first: Option, options: list[Option]) -> list[Objection]:
         """A move that makes each step so much dearer that the plan cannot converge in the budget."""

@@ -129,3 +129,17 @@ def test_the_sampler_uses_the_history_of_the_campaign(analyses, specs) -> None:
         assert tpe.deliberation.knobs["lbfgs.fraction"] != fixed.deliberation.knobs["lbfgs.fraction"]
         assert tpe.final.design.optim.lbfgs_fraction == pytest.approx(tpe.deliberation.knobs["lbfgs.fraction"])
     assert seen >= 1
+
+
+def test_a_move_that_never_beat_its_parent_elsewhere_in_the_tree_is_objected_to(analyses, specs) -> None:
+    alone = debate(context("discontinuous_fit1d", analyses, specs), rounds=4)
+    first = alone.deliberation.opening[0]
+    failures = [PastChild(changes=[first], score=s, parent_score=0.1) for s in (0.2, 0.3, 0.15, 0.4)]
+    result = debate(context("discontinuous_fit1d", analyses, specs, history=failures), rounds=4)
+    d = result.deliberation
+    assert any("4 times elsewhere in this tree and never beat its parent" in o and "1.5x" in o for o in d.objections)
+    assert d.changed and first not in d.final
+    # One success among the tries is enough to keep the move in play: no such objection then.
+    mixed = failures + [PastChild(changes=[first], score=0.05, parent_score=0.1)]
+    kept = debate(context("discontinuous_fit1d", analyses, specs, history=mixed), rounds=4).deliberation
+    assert not any("elsewhere in this tree" in o for o in kept.objections)
