@@ -39,7 +39,9 @@ def test_least_squares_operator_solves_the_antiderivative(analyses, specs) -> No
     design = first_proposal("antiderivative", analyses, specs)
     assert design.operator.model == "random_features"
     result = evaluate(design, "antiderivative")
-    assert result["score"] is not None and result["score"] < 1e-4  # the DeepONet root reaches ~5e-3
+    # The DeepONet root reaches ~5e-3. The operator is linear on these finite random fields, so a least-squares
+    # map solved through the SVD (not the normal equations, which stop near 1e-8) is exact to round-off.
+    assert result["score"] is not None and result["score"] < 1e-10
 
 
 @pytest.mark.slow
