@@ -8,6 +8,7 @@ tests cover. It honours ``cancel`` like the real runner (the evaluation returns 
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
@@ -76,6 +77,9 @@ class InlineEvaluator:
             return self._result(problem, seed, start, "failed", "invalid_output", scored.reason, logs=logs)
         result = self._result(problem, seed, start, "succeeded", None, None, logs=logs)
         result.score, result.metrics = scored.score, scored.metrics
+        buffer = io.BytesIO()  # the engine stores scored predictions for the node page, as with the real runner
+        np.save(buffer, outcome["predictions"], allow_pickle=False)
+        result.predictions_npy = buffer.getvalue()
         return result
 
     @staticmethod

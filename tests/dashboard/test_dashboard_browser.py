@@ -125,6 +125,11 @@ def test_launch_watch_open_node_and_reload(stack, open_page):
     assert "DEGREE" in page.inner_text("#diff table.diff")
     page.wait_for_selector("#debate .msg")
     page.wait_for_selector("#curves svg.chart-svg")
+    # Every scored node shows its prediction against the hidden reference (the engine stores predictions);
+    # this problem has two inputs, so as heat maps of the reference, the prediction and the error.
+    page.wait_for_selector("#prediction figure.chart.heat")
+    assert [c.strip() for c in page.locator("#prediction figcaption").all_inner_texts()] == [
+        "Reference", "Prediction", "|error|"]
     screenshot(page, "node")
 
     # The root: no parent, no design, no diff; what is absent is simply not shown (no "null" text).
@@ -132,6 +137,7 @@ def test_launch_watch_open_node_and_reload(stack, open_page):
         root = next(n.id for n in repo.list_nodes(s, cid) if n.parent_id is None)
     page.goto(f"{running.base_url}/ui/campaigns/{cid}/nodes/{root}")
     page.wait_for_selector("#diff .empty")
+    page.wait_for_selector("#prediction figure.chart.heat")
     for box in ("#proposal", "#diff", "#run"):
         assert not re.search(r"\b(null|undefined)\b", page.inner_text(box)), box
     page.errors.check()
