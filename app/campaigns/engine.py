@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import load_only
 
@@ -173,17 +173,20 @@ class CampaignEngine:
     # A step's rows, usage counters and events go into one transaction (SQLite commits cost about as much
     # as the statements they hold); listeners hear about the events only once they are committed.
     @contextlib.contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self, *, durable: bool = True) -> Iterator[Any]:
         """A write transaction, fenced: a worker whose lease was taken over raises ``LeaseLost`` here
-        instead of committing (see :func:`app.db.work_queue.assert_held`)."""
+        instead of committing (see :func:`app.db.work_queue.assert_held`). ``durable=False`` marks a
+        transaction that writes only the log (events, messages): see :func:`_relax_durability`."""
         with self.db.session_scope() as s:
             if self.fence is not None:
                 self.fence(s)
+            if not durable:
+                _relax_durability(s)
             yield s
 
     @contextlib.contextmanager
-    def _write(self, campaign_id: str) -> Iterator[_Tx]:
-        with self._session() as s:
+    def _write(self, campaign_id: str, *, durable: bool = True) -> Iterator[_Tx]:
+        with self._session(durable=durable) as s:
             tx = _Tx(s, campaign_id)
             yield tx
         for msg, message_id in tx.stored:
@@ -199,8 +202,9 @@ class CampaignEngine:
                 pass
 
     def _event(self, campaign_id: str, type: str, payload: dict[str, Any] | None = None, *,
-               node_id: int | None = None, role: str | None = None) -> None:
-        with self._write(campaign_id) as tx:
+               node_id: int | None = None, role: str | None = None, durable: bool = False) -> None:
+        """One event in its own transaction; not ``durable`` unless asked (a resume reads it)."""
+        with self._write(campaign_id, durable=durable) as tx:
             tx.event(type, payload, node_id=node_id, role=role)
 
     @contextlib.contextmanager
@@ -226,7 +230,7 @@ class CampaignEngine:
 
     def _message(self, campaign_id: str, msg: TeamMessage, *, node_id: int | None, iteration: int | None,
                  extra: dict[str, Any] | None = None) -> None:
-        with self._write(campaign_id) as tx:
+        with self._write(campaign_id, durable=False) as tx:  # a message, its usage and its event only
             tx.messages([msg], node_id=node_id, iteration=iteration, extra=extra)
 
     def _config(self, campaign: Campaign) -> CampaignConfig:
@@ -505,7 +509,8 @@ class CampaignEngine:
                     picked += [n for n in sorted(scores, key=lambda n: (scores[n], n)) if n not in picked]
                 chosen += picked[: config.parents - 1]
             how = "best node plus ensemble vote"
-        self._event(campaign_id, "iteration.parents", {"iteration": iteration, "parents": chosen, "how": how})
+        self._event(campaign_id, "iteration.parents", {"iteration": iteration, "parents": chosen, "how": how},
+                    durable=True)  # a resume keeps this choice
         return chosen
 
     def _context(self, campaign_id: str, problem: Any, data: DataReport, parent_id: int, iteration: int,
@@ -967,6 +972,25 @@ def debate_counts(s: Any, campaign_id: str) -> dict[str, Any]:
 # A provider refusing requests for these reasons is fixed outside the campaign (a key, credits, access, a
 # model name): the campaign pauses and resumes where it stopped once that is done.
 _PAUSE_ON_STATUS = frozenset({401, 402, 403, 404})
+
+
+def _relax_durability(s: Any) -> None:
+    """On PostgreSQL, let this transaction's COMMIT return before its WAL record reaches the disk.
+
+    For transactions that write only the log: events and LLM messages (with the usage they add). A kill -9
+    of the engine loses nothing: the server has the commit. Only a crash of the PostgreSQL server or its
+    machine can lose such a commit, and then only the last few hundred milliseconds of them
+    (``wal_writer_delay``); the database stays consistent, since WAL is replayed in order and every
+    durable commit (node rows, status, scores, iteration bookkeeping) flushes the log written before
+    it. What such a crash can lose is therefore a suffix of messages and events after the last durable
+    commit: a resume re-runs that step and asks the team again. SQLite runs with ``synchronous=NORMAL``
+    (see ``app.db.session``), the same bargain for every transaction. README.md, "Durability".
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(_ASYNC_COMMIT)
+
+
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 def _is_stop(exc: BaseException) -> bool:

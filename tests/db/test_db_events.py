@@ -112,3 +112,33 @@ def test_concurrent_appends_are_gapless_and_ordered(db: Database) -> None:
                 by_worker[e.payload["worker"]].append(e.payload["i"])
             assert all(seen == list(range(per_thread)) for seen in by_worker.values())
             assert repo.last_event_seq(s, campaign_id) == total
+
+
+def test_append_is_one_statement_on_postgresql(db: Database) -> None:
+    """The engine appends about a dozen events per node: on PostgreSQL the seq bump and the insert are one
+    round trip (a CTE), on SQLite two; either way a Campaign already loaded sees the new ``last_event_seq``."""
+    from sqlalchemy import event as sa_event
+
+    (campaign_id,) = _campaigns(db, 1)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with db.session_scope() as s:
+        campaign = repo.get_campaign(s, campaign_id)
+        sa_event.listen(db.engine, "after_cursor_execute", count)
+        try:
+            first = repo.append_event(s, campaign_id, "one", {"n": 1}, role="engine")
+            second = repo.append_event(s, campaign_id, "two")
+        finally:
+            sa_event.remove(db.engine, "after_cursor_execute", count)
+        assert (first.seq, second.seq) == (1, 2) and second.id > first.id
+        assert campaign.last_event_seq == 2
+        assert first in s and first.payload == {"n": 1} and first.role == "engine"
+    assert len(statements) == (2 if db.dialect_name == "postgresql" else 4)
+    with db.session_scope(readonly=True) as s:
+        stored = repo.list_events(s, campaign_id)
+        assert [(e.seq, e.type, e.payload, e.role) for e in stored] == [(1, "one", {"n": 1}, "engine"),
+                                                                        (2, "two", {}, None)]
+        assert stored[0].created_at.utcoffset() == timedelta(0)

@@ -137,3 +137,53 @@ def test_default_url_and_process_wide_scope(tmp_path: Path, monkeypatch: pytest.
         if db_session._default is not None:
             db_session._default.dispose()
         monkeypatch.setattr(db_session, "_default", None)
+
+
+def test_postgresql_pings_only_connections_that_sat_idle(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection checked in a moment ago is used without a ping (one round trip fewer per transaction);
+    one idle for ``PING_AFTER_IDLE_S`` is pinged, and if its server process is gone the pool replaces it
+    instead of handing out a dead connection."""
+    pings: list[object] = []
+    real_ping = pg_db.engine.dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(pg_db.engine.dialect, "do_ping", counting_ping)
+    with pg_db.session_scope() as s:
+        pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    for _ in range(3):
+        with pg_db.session_scope() as s:
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid  # the same pooled connection
+    assert pings == []
+
+    # The server process behind the pooled connection goes away while it is idle (a restart, a proxy).
+    other = make_engine(pg_db.url)
+    try:
+        with other.begin() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        other.dispose()
+
+    class Later:
+        """The session module's clock, ``PING_AFTER_IDLE_S`` on: the pooled connection now sat idle."""
+
+        @staticmethod
+        def monotonic() -> float:
+            return time.monotonic() + db_session.PING_AFTER_IDLE_S
+
+    monkeypatch.setattr(db_session, "time", Later)
+    with pg_db.session_scope() as s:
+        assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    assert pings
+
+
+def test_explicit_pre_ping_still_pings_every_checkout(pg_db: Database) -> None:
+    engine = make_engine(pg_db.url, pool_pre_ping=True)
+    try:
+        assert engine.pool._pre_ping
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
