@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
-from app.api.errors import AUTH, ApiError, field_error, not_found, responses
+from app.api.errors import AUTH, BODY, ApiError, field_error, not_found, responses
 from app.api.schemas import CardCreate, CardList, CardOut, CardSummary, SearchHit, SearchResult
 
 router = APIRouter(tags=["knowledge"])
@@ -62,7 +62,7 @@ def search(q: str = Query(min_length=1, max_length=4000, description="the situat
 
 
 @router.post("/knowledge/cards", response_model=CardOut, status_code=201, summary="Add a discovered card",
-             responses=responses(*AUTH, 409, 413, 503))
+             responses=responses(*AUTH, *BODY, 409, 503))
 def add_card(body: CardCreate, ctx: ApiContext = Depends(get_ctx),
              principal: Principal = Depends(require_write)) -> CardOut:
     from knowledge_base.cards import CardError, parse_card
