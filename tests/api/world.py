@@ -9,13 +9,18 @@ batches they create stay queued (cancel, pause, resume and delete then behave de
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from app.api.auth import revoke_key
+from app.db import repository as repo
+from app.db.artifacts import ArtifactStore
+from app.db.models import KnowledgeLink
 from knowledge_base.embeddings import HashingEmbedder
 from knowledge_base.retrieval import MethodMemory
 from tests.api.harness import Running, Stack, small_campaign, upload_example, wait_for
@@ -106,6 +111,23 @@ def _ok(response: httpx.Response, status: int) -> dict[str, Any]:
     return response.json() if response.content else {}
 
 
+def _seed_dashboard_data(stack: Stack, campaign: str, node: int, card: str) -> None:
+    """What the inline evaluator and the scripted team do not record, so that the prediction and card-usage
+    routes answer with data rather than 404/empty: the champion's predictions (the targets, slightly off) and
+    a retrieval of alice's card by that node."""
+    from problems.registry import get_problem
+
+    with stack.db.session_scope(readonly=True) as s:
+        problem_ref = str(repo.get_campaign(s, campaign).config["problem"])
+    targets = np.asarray(get_problem(problem_ref).load(stack.settings.cache_dir).targets, dtype=np.float64)
+    buffer = io.BytesIO()
+    np.save(buffer, targets * 1.01)
+    with stack.db.session_scope() as s:
+        digest = repo.store_artifact(s, ArtifactStore(stack.data_dir / "artifacts"), buffer.getvalue())
+        repo.update_node(s, node, predictions_artifact=digest)
+        s.add(KnowledgeLink(campaign_id=campaign, node_id=node, card_id=card, kind="retrieved"))
+
+
 def build_world(stack: Stack, memory_dir: Path) -> World:
     """Create the users and keys, train alice's campaign, and create her other resources (see the module doc).
 
@@ -137,6 +159,7 @@ def build_world(stack: Stack, memory_dir: Path) -> World:
         card = _ok(alice.post("/v1/knowledge/cards", json={"markdown": card_markdown("alice-card")}), 201)["id"]
         bob_campaign = _ok(bob.post("/v1/campaigns", json=small_campaign("discontinuous_fit1d", iterations=1)),
                            202)["id"]
+    _seed_dashboard_data(stack, campaign, node, card)
     revoked = keys["revoked"]
     assert revoked is not None and revoke_key(stack.db, revoked.split("_")[1])
     return World(stack=stack, server=server, keys=keys, problem="alice_osc", campaign=campaign, node=node,
