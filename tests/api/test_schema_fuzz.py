@@ -161,3 +161,18 @@ def test_error_responses_are_declared_as_json_and_body_routes_declare_400(world:
         assert garbled.status_code == 400 and garbled.headers["content-type"] == "application/json"
         missing = admin.get("/v1/batches/nope/report")
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("header", ["9223372036854775808", "99999999999999999999", "4611686018427387905", "-1",
+                                    "1_000", "+5"])
+def test_an_out_of_range_last_event_id_is_a_400_not_a_broken_stream(world: World, header: str) -> None:
+    """Regression: a Last-Event-ID past 64 bits passed the check, reached the database inside the stream
+    (OverflowError after the 200 had been sent) and broke the connection; int()'s extras ('+5', '1_000')
+    passed too. Now the header is held to the rules of the ``after`` parameter: digits, at most 2**62."""
+    with world.client("admin") as admin:
+        for path in ("/v1/events", f"/v1/campaigns/{world.campaign}/events"):
+            response = admin.get(path, params={"follow": "false"}, headers={"Last-Event-ID": header})
+            assert response.status_code == 400 and "Last-Event-ID" in response.json()["detail"], (path, header)
+        resumed = admin.get(f"/v1/campaigns/{world.campaign}/events", params={"follow": "false"},
+                            headers={"Last-Event-ID": str(2**62)})
+        assert resumed.status_code == 200 and "data:" not in resumed.text
