@@ -297,3 +297,14 @@ def test_a_card_records_who_added_it_whatever_the_markdown_claims(env: Env) -> N
     replaced = env.clients["bob"].post("/v1/knowledge/cards", json={"markdown": card_markdown(card_id)})
     assert replaced.status_code == 409 and "did not add" in replaced.json()["detail"]
     assert _ok(env.clients["bob"].get(f"/v1/knowledge/cards/{card_id}"), 200)["provenance"]["added_by"] == "alice"
+
+
+def test_bob_cannot_reach_alices_upload_through_his_own_resources(env: Env) -> None:
+    """Naming alice's upload is refused wherever bob may write a problem name: a campaign, a batch, a new
+    schedule (matrix rows) and an edit of his own schedule's batch (here), as it would be when it fires."""
+    bob = env.clients["bob"]
+    own = _ok(bob.post("/v1/schedules", json=schedule_body("discontinuous_fit1d", "bob-nightly")), 201)["id"]
+    edited = bob.patch(f"/v1/schedules/{own}", json={"batch": batch_body(env.world.problem)})
+    assert edited.status_code == 422 and edited.json()["detail"][0]["loc"][:3] == ["body", "batch", "problems"]
+    assert _ok(env.clients["admin"].patch(f"/v1/schedules/{own}", json={"batch": batch_body(env.world.problem)}),
+               422), "an admin's edit is checked under the owner's (bob's) rules"
