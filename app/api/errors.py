@@ -61,13 +61,25 @@ def not_found(what: str) -> ApiError:
 
 # Responses documented on routes (OpenAPI); 422 is documented by FastAPI itself.
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {400: "Bad request", 401: "Missing or invalid API key", 403: "The key lacks the scope",
-            404: "Not found (or not yours)", 409: "Conflicts with the current state", 413: "Body too large",
+    """Error responses for a route's OpenAPI entry, always as ``application/json`` with :class:`ErrorBody`.
+
+    The content type is spelled out instead of passing ``model=ErrorBody``: FastAPI documents a ``model``
+    response under the route's own media type, so routes that answer text (logs, code, reports) would claim
+    their JSON errors are ``text/plain`` (schemathesis's content-type check caught it).
+    """
+    text = {400: "Bad request (e.g. a body that cannot be decoded)", 401: "Missing or invalid API key",
+            403: "The key lacks the scope", 404: "Not found (or not yours)",
+            409: "Conflicts with the current state", 413: "Body too large",
             429: "A limit on active campaigns was reached", 503: "A dependency is unavailable"}
-    return {code: {"model": ErrorBody, "description": text.get(code, "Error")} for code in codes}
+    schema = ErrorBody.model_json_schema()
+    return {code: {"description": text.get(code, "Error"), "content": {"application/json": {"schema": schema}}}
+            for code in codes}
 
 
 AUTH = (401, 403)
+#: Responses of every route that reads a request body: FastAPI answers 400 "There was an error parsing the
+#: body" to one it cannot decode (bytes that are not UTF-8, a broken multipart form); the size limits 413.
+BODY = (400, 413)
 
 
 def install(app: FastAPI) -> None:

@@ -132,7 +132,8 @@ def test_knowledge_cards(server):
     fine = DISCOVERED.replace("origin: discovered", "origin: discovered\nprovenance: {campaign_id: c1, run: {a: [1]}}")
     added = server.post("/v1/knowledge/cards", json={"markdown": fine})
     assert added.status_code == 201, added.text
-    assert added.json()["provenance"] == {"campaign_id": "c1", "run": {"a": [1]}}
+    # (the service records who added the card: only they, or an admin, may replace it)
+    assert added.json()["provenance"] == {"campaign_id": "c1", "run": {"a": [1]}, "added_by": "limits"}
 
 
 def test_cards_refuse_deep_provenance_however_built():

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
 from app.api.routers.campaigns import check_isolation
-from app.api.errors import AUTH, ApiError, field_error, not_found, responses
+from app.api.errors import AUTH, BODY, ApiError, field_error, not_found, responses
 from app.api.schemas import ID_PATTERN, MAX_DB_INT
 from app.db.models import Batch
 from app.scheduling.api_models import BatchOut, BatchPage, BatchStatusName
@@ -71,7 +71,7 @@ def _visible(session, principal: Principal, batch_id: str) -> Batch:
 
 
 @router.post("/batches", response_model=BatchOut, status_code=202, summary="Create a batch and queue its campaigns",
-             responses=responses(*AUTH, 413, 429))
+             responses=responses(*AUTH, *BODY, 429))
 def create(body: BatchSpec, ctx: ApiContext = Depends(get_ctx),
            principal: Principal = Depends(require_write)) -> BatchOut:
     with ctx.db.session_scope(readonly=True) as s:

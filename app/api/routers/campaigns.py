@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
-from app.api.errors import AUTH, ApiError, field_error, responses
+from app.api.errors import AUTH, BODY, ApiError, field_error, responses
 from app.api.limits import check_campaign_admission
 from app.api.schemas import (
     ID_PATTERN,
@@ -86,7 +86,7 @@ def _config(ctx: ApiContext, principal: Principal, body: CampaignCreate) -> Camp
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=202, summary="Create and queue a campaign",
-             responses=responses(*AUTH, 413, 429))
+             responses=responses(*AUTH, *BODY, 429))
 def create(body: CampaignCreate, ctx: ApiContext = Depends(get_ctx),
            principal: Principal = Depends(require_write)) -> CampaignOut:
     from app.campaigns.service import create_campaign

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
-from app.api.errors import AUTH, ApiError, field_error, not_found, responses
+from app.api.errors import AUTH, BODY, ApiError, field_error, not_found, responses
 from app.api.schemas import CardCreate, CardList, CardOut, CardSummary, SearchHit, SearchResult
 
 router = APIRouter(tags=["knowledge"])
@@ -62,7 +62,10 @@ def search(q: str = Query(min_length=1, max_length=4000, description="the situat
 
 
 @router.post("/knowledge/cards", response_model=CardOut, status_code=201, summary="Add a discovered card",
-             responses=responses(*AUTH, 409, 413, 503))
+             description="A card whose id is taken replaces it only if the caller added it, or is an admin "
+                         "(409 otherwise); curated cards are never replaced. The adder is recorded as "
+                         "`provenance.added_by`.",
+             responses=responses(*AUTH, *BODY, 409, 503))
 def add_card(body: CardCreate, ctx: ApiContext = Depends(get_ctx),
              principal: Principal = Depends(require_write)) -> CardOut:
     from knowledge_base.cards import CardError, parse_card
@@ -84,6 +87,12 @@ def add_card(body: CardCreate, ctx: ApiContext = Depends(get_ctx),
         existing = None
     if existing is not None and existing.origin == "curated":
         raise ApiError(409, f"card id {card.id!r} is a curated card; choose another id")
+    # Adding a card under an existing id replaces it, so without this check any write key could rewrite the
+    # cards other users added (or their campaigns discovered). The adder is recorded in the provenance
+    # (whatever the markdown claims) and only they, or an admin, may replace the card.
+    if existing is not None and not principal.is_admin and existing.provenance.get("added_by") != principal.username:
+        raise ApiError(409, f"card id {card.id!r} is taken by a card you did not add; choose another id")
+    card = card.model_copy(update={"provenance": {**card.provenance, "added_by": principal.username}})
     try:
         stored = memory.add_card(card)
     except CardError as exc:

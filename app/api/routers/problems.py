@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
-from app.api.errors import AUTH, not_found, responses
+from app.api.errors import AUTH, BODY, not_found, responses
 from app.api.problem_store import JSON_FIELD_MAX_CHARS, NAME_PATTERN
 from app.api.schemas import ProblemDetail, ProblemList, ProblemSummary
 from app.db import repository as repo
@@ -85,7 +85,7 @@ def get_one(name: str = Path(pattern=NAME_PATTERN), ctx: ApiContext = Depends(ge
                          "train_<name>, query_<name> and targets arrays), optional `budget`, `pde` and "
                          "`literature` as JSON objects. The rules are those of hand-made user problems "
                          "(see problems/user.py); a rejection names the field at fault.",
-             responses=responses(*AUTH, 409, 413))
+             responses=responses(*AUTH, *BODY, 409))
 def upload(
     name: str = Form(pattern=NAME_PATTERN, description="unique problem name"),
     kind: Literal["pinn", "operator", "regression"] = Form(),

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.auth import Principal, require_read, require_write
 from app.api.context import ApiContext, get_ctx
-from app.api.errors import AUTH, ApiError, field_error, not_found, responses
+from app.api.errors import AUTH, BODY, ApiError, field_error, not_found, responses
 from app.api.routers.batches import plan_rules, spec_error
 from app.api.schemas import MAX_DB_INT
 from app.db.models import Schedule, ScheduleSource
@@ -39,7 +39,7 @@ def _detail(session, schedule: Schedule) -> ScheduleDetail:
 
 
 @router.post("/schedules", response_model=ScheduleDetail, status_code=201, summary="Create a schedule",
-             responses=responses(*AUTH, 409, 413))
+             responses=responses(*AUTH, *BODY, 409))
 def create(body: ScheduleCreate, ctx: ApiContext = Depends(get_ctx),
            principal: Principal = Depends(require_write)) -> ScheduleDetail:
     try:
@@ -84,7 +84,7 @@ def get_one(schedule_id: int = ScheduleId, ctx: ApiContext = Depends(get_ctx),
 
 @router.patch("/schedules/{schedule_id}", response_model=ScheduleDetail,
               summary="Change a schedule (name, expression, time zone, policies, batch); history is kept",
-              responses=responses(*AUTH, 404, 409, 413))
+              responses=responses(*AUTH, *BODY, 404, 409))
 def update(body: ScheduleUpdate, schedule_id: int = ScheduleId, ctx: ApiContext = Depends(get_ctx),
            principal: Principal = Depends(require_write)) -> ScheduleDetail:
     with ctx.db.session_scope() as s:
