@@ -118,13 +118,13 @@ def _steps(task: object) -> int:
     """Optimiser steps the candidate counted with ``task.tick()``; when it never did, the last step it
     logged (the templates and most hand-written loops log their step). Reported, like all usage, by the
     candidate's own process: informational, never part of the score."""
-    if task is None:
-        return 0
-    try:
-        ticked = int(getattr(task, "steps_taken", 0) or 0)
-    except (TypeError, ValueError):
-        ticked = 0
-    return max(ticked, int(getattr(task, "_last_logged_step", 0) or 0))
+    counts = []
+    for name in ("steps_taken", "_last_logged_step"):  # candidate code can overwrite either
+        try:
+            counts.append(int(getattr(task, name, 0) or 0))
+        except Exception:  # noqa: BLE001 - a forged attribute must not cost the candidate its result
+            counts.append(0)
+    return max(counts)
 
 
 def _usage(task: object = None) -> dict:

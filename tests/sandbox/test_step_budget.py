@@ -99,3 +99,10 @@ def example_problem():
     from pathlib import Path
 
     return get_problem(str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator"))
+
+
+def test_a_forged_step_count_costs_the_candidate_nothing_but_the_count(evaluator, example_problem):
+    forged = "import numpy as np\n\ndef solve(task):\n    task.steps_taken = 'many'\n    task._last_logged_step = object()\n" \
+             "    return np.zeros(task.output_shape)\n"
+    result = evaluator.evaluate(forged, example_problem, seed=0, budget={"wall_seconds": 20.0})
+    assert result.status == "succeeded" and result.steps == 0
