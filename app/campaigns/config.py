@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 
+def extra_seeds(seed: int, reeval_seeds: list[int]) -> list[int]:
+    """The re-evaluation seeds other than the campaign's own, each once, in the order given."""
+    return list(dict.fromkeys(x for x in reeval_seeds if x != seed))
+
+
 class CampaignConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -47,7 +52,7 @@ class CampaignConfig(BaseModel):
 
     @model_validator(mode="after")
     def _seed_mean_needs_seeds(self) -> "CampaignConfig":
-        if self.champion_by == "seed_mean" and not [s for s in self.reeval_seeds if s != self.seed]:
+        if self.champion_by == "seed_mean" and not extra_seeds(self.seed, self.reeval_seeds):
             raise ValueError("champion_by 'seed_mean' needs reeval_seeds other than the campaign's seed")
         return self
 

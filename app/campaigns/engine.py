@@ -29,7 +29,7 @@ from agents.team import (
     AgentTeam, CandidateCode, DataReport, Failure, NodeView, Proposal, ProposalContext, TeamMessage,
 )
 from app.campaigns.budgets import run_usage, smoke_budget
-from app.campaigns.config import CampaignConfig
+from app.campaigns.config import CampaignConfig, extra_seeds
 from app.campaigns.novelty import NoveltyIndex
 from app.db import repository as repo
 from app.db.artifacts import ArtifactStore
@@ -255,8 +255,7 @@ class CampaignEngine:
         problem = get_problem(config.problem)
         # What roles see of the problem; the budget is the one candidates will really get.
         self._problem_view = problem.spec.model_dump(mode="json")
-        if config.candidate_budget():
-            self._problem_view["budget"] = {**self._problem_view["budget"], **config.candidate_budget()}
+        self._problem_view["budget"] = {**self._problem_view["budget"], **(config.candidate_budget() or {})}
         self._segment_start = time.monotonic()
         self._event(campaign_id, "campaign.resumed" if resumed else "campaign.started",
                     {"problem": problem.spec.name, "config": config.model_dump()})
@@ -829,7 +828,7 @@ class CampaignEngine:
         """Re-run the champion (``champion_by=score``) or the ``reeval_top`` best nodes (``seed_mean``) on
         the extra seeds. Under ``seed_mean`` the best mean over all seeds becomes the champion: one seed's
         luck no longer decides. Nodes already re-run (a resume) keep their record."""
-        seeds = list(dict.fromkeys(x for x in config.reeval_seeds if x != config.seed))
+        seeds = extra_seeds(config.seed, config.reeval_seeds)
         if not seeds:
             return
         with self.db.session_scope(readonly=True) as s:
@@ -844,11 +843,12 @@ class CampaignEngine:
                 nodes = [champion] if champion is not None else []
             todo = [(n.id, repo.node_code(n, self.store), n.score) for n in nodes if not (n.metrics or {}).get("reeval")]
             records = {n.id: (n.metrics or {})["reeval"] for n in nodes if (n.metrics or {}).get("reeval")}
+        budget = config.candidate_budget()
         for node_id, code, base_score in todo:
             scores: dict[str, float | None] = {str(config.seed): base_score}
             for seed in seeds:
                 result = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=seed,
-                                                 budget=config.candidate_budget(), cancel=self.cancel)
+                                                 budget=budget, cancel=self.cancel)
                 scores[str(seed)] = result.score
             finite = [v for v in scores.values() if v is not None and math.isfinite(v)]
             reeval = {
@@ -939,7 +939,7 @@ def campaign_summary(db: Database, campaign_id: str) -> dict[str, Any]:
 def champion_selection(config: dict[str, Any]) -> dict[str, Any]:
     """How the champion was picked, in words and fields, so a reader knows what its score means."""
     seed = config.get("seed", 0)
-    seeds = list(dict.fromkeys(x for x in config.get("reeval_seeds") or [] if x != seed))
+    seeds = extra_seeds(seed, config.get("reeval_seeds") or [])
     if config.get("champion_by") == "seed_mean" and seeds:
         top = int(config.get("reeval_top", 3))
         return {"by": "seed_mean", "seeds": [seed, *seeds], "candidates": top,

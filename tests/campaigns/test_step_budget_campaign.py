@@ -4,9 +4,6 @@ mean over seeds; every node records what its run used."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from app.db import repository as repo
 from app.db.events import list_events
 from problems.registry import get_problem
 from tests.campaigns.scripted_team import ScriptedTeam, poly
+from tests.load import busy_loops
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "damped_oscillator")
 
@@ -44,14 +42,8 @@ def test_an_offline_step_budget_campaign_is_identical_on_an_idle_and_a_loaded_ma
     options = dict(iterations=1, parents=1, candidate_steps=120, candidate_seconds=120, smoke_seconds=1.0,
                    debate_rounds=2)
     first, summary = _run(world, OfflineTeam(), **options)
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
-    try:
-        time.sleep(0.5)
+    with busy_loops(3):
         second, again = _run(world, OfflineTeam(), **options)
-    finally:
-        for p in burners:
-            p.kill()
-            p.wait()
     assert summary["status"] == again["status"] == "completed"
     tree = _tree(world, first)
     assert len(tree) >= 2 and any(score is not None for *_, score in tree)

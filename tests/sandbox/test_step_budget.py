@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
 
 from sandbox.runtime.task import Budget, Task
+from tests.load import busy_loops
 
 STEP_LOOP = '''
 import numpy as np
@@ -59,21 +56,11 @@ def test_the_budget_clock_counts_steps_under_a_step_budget_and_seconds_otherwise
     assert timed.steps_taken == 1000
 
 
-def _burn(n: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-
-
 def test_a_step_budget_gives_the_same_score_on_an_idle_and_a_loaded_machine(evaluator, example_problem):
     budget = {"max_steps": 400, "wall_seconds": 120.0}
     idle = evaluator.evaluate(STEP_LOOP, example_problem, seed=3, budget=budget)
-    burners = _burn(3)
-    try:
-        time.sleep(0.5)
+    with busy_loops(3):
         loaded = evaluator.evaluate(STEP_LOOP, example_problem, seed=3, budget=budget)
-    finally:
-        for p in burners:
-            p.kill()
-            p.wait()
     assert idle.status == loaded.status == "succeeded", (idle.reason, loaded.reason)
     assert idle.steps == loaded.steps == 400 and idle.budget["max_steps"] == 400
     assert idle.score == loaded.score  # bit for bit: the steps, not the seconds, decide the training

@@ -137,6 +137,13 @@ def test_a_batch_that_no_longer_plans_is_recorded_as_failed_and_the_schedule_mov
     assert last.status == "failed" and "cannot run" in last.summary
 
 
+def _campaign_ids(db: Database, batch_id: str) -> list[str]:
+    """The batch's campaigns in plan order."""
+    with db.session_scope(readonly=True) as s:
+        return [link.campaign_id for link in s.scalars(select(BatchCampaign).where(BatchCampaign.batch_id == batch_id)
+                                                       .order_by(BatchCampaign.position))]
+
+
 def _finish_campaign(db: Database, campaign_id: str, root: float, champion: float | None, status: str = "completed",
                      cost: float = 0.0, reeval: dict | None = None) -> None:
     with db.session_scope() as s:
@@ -154,10 +161,7 @@ def test_a_batch_closes_with_its_summary_and_report_once_every_campaign_finished
     sid = add_schedule(db, "report", spec=batch_spec(teams=2))
     batch_id = fire_due(db, CTX, now=H[0])[0].batch_id
     finalizer = Finalizer(db, tmp_path, "http://api.example")
-    with db.session_scope(readonly=True) as s:
-        first, second = [link.campaign_id for link in
-                         s.scalars(select(BatchCampaign).where(BatchCampaign.batch_id == batch_id)
-                                   .order_by(BatchCampaign.position))]
+    first, second = _campaign_ids(db, batch_id)
     _finish_campaign(db, first, root=0.4, champion=0.1, cost=0.25)
     assert finalizer.finalize_ready() == 0  # the second campaign is still queued
     assert finalizer.finalize(batch_id) is None
@@ -191,10 +195,7 @@ def test_a_batch_closes_with_its_summary_and_report_once_every_campaign_finished
 def test_the_batch_report_shows_mean_and_spread_where_the_champion_ran_on_more_seeds(db, tmp_path):
     add_schedule(db, "seeds", spec=batch_spec(teams=2))
     batch_id = fire_due(db, CTX, now=H[0])[0].batch_id
-    with db.session_scope(readonly=True) as s:
-        first, second = [link.campaign_id for link in
-                         s.scalars(select(BatchCampaign).where(BatchCampaign.batch_id == batch_id)
-                                   .order_by(BatchCampaign.position))]
+    first, second = _campaign_ids(db, batch_id)
     reeval = {"scores_by_seed": {"0": 0.1, "1": 0.3, "2": 0.2}, "mean": 0.2, "std": 0.0816, "failed_seeds": 0}
     _finish_campaign(db, first, root=0.4, champion=0.1, reeval=reeval)
     _finish_campaign(db, second, root=0.4, champion=0.2)
@@ -226,10 +227,7 @@ def test_a_cancelled_batch_closes_as_cancelled_whoever_closes_it(db, tmp_path):
     close (a race CI hit): the batch must still end 'cancelled', not 'completed'."""
     add_schedule(db, "cancel-race", spec=batch_spec(teams=2))
     batch_id = fire_due(db, CTX, now=H[0])[0].batch_id
-    with db.session_scope(readonly=True) as s:
-        first, second = [link.campaign_id for link in
-                         s.scalars(select(BatchCampaign).where(BatchCampaign.batch_id == batch_id)
-                                   .order_by(BatchCampaign.position))]
+    first, second = _campaign_ids(db, batch_id)
     with db.session_scope() as s:
         repo.set_campaign_status(s, first, "running")  # its worker sees the request later
 
