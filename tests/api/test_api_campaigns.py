@@ -17,6 +17,9 @@ BAD_BODIES = {
     "llm without providers": ({"team": "llm"}, ["body", "team"]),
     "providers file by a user": ({"providers_file": "/tmp/p.yaml"}, ["body", "providers_file"]),
     "wrong type": ({"parents": "two"}, ["body", "parents"]),
+    "zero step budget": ({"candidate_steps": 0}, ["body", "candidate_steps"]),
+    "unknown champion rule": ({"champion_by": "luck"}, ["body", "champion_by"]),
+    "seed mean without extra seeds": ({"champion_by": "seed_mean", "reeval_seeds": [0]}, ["body"]),
 }
 
 
