@@ -161,7 +161,11 @@ class SandboxProcess:
         with self._lock:
             reaped = self._exit is not None
         if not reaped:
-            for target in (lambda: os.killpg(self.popen.pid, signal.SIGKILL), lambda: self.popen.kill()):
+            # os.kill, not Popen.kill: Popen.send_signal polls first and would reap a child that died of the
+            # group kill, leaving wait4 below nothing to collect (the exit code and rusage were lost and every
+            # wait_exit ran to its timeout). Until we reap it, the pid (a zombie at worst) is still ours.
+            for target in (lambda: os.killpg(self.popen.pid, signal.SIGKILL),
+                           lambda: os.kill(self.popen.pid, signal.SIGKILL)):
                 try:
                     target()
                 except (ProcessLookupError, PermissionError, OSError):
@@ -182,7 +186,10 @@ class SandboxProcess:
             try:
                 pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
             except ChildProcessError:
-                return None
+                # Reaped elsewhere (subprocess' own bookkeeping): the exit is known, its rusage is not.
+                if self.popen.returncode is None:
+                    return None
+                return self._record_reaped_elsewhere(self.popen.returncode)
             if pid == 0:
                 return None
             return self._record_exit(status, usage)
@@ -206,6 +213,11 @@ class SandboxProcess:
             cpu_seconds=usage.ru_utime + usage.ru_stime,
             max_rss_mb=usage.ru_maxrss / 1024.0,
         )
+        return self._exit
+
+    def _record_reaped_elsewhere(self, returncode: int) -> ExitInfo:
+        sig = -returncode if returncode < 0 else None
+        self._exit = ExitInfo(returncode=returncode, signal=sig, cpu_seconds=0.0, max_rss_mb=0.0)
         return self._exit
 
     def join_readers(self, timeout: float = 5.0) -> None:
