@@ -8,9 +8,11 @@ like any other transient fault.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
+import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -65,6 +67,15 @@ def server_message(body: bytes) -> str:
     return text or "<empty body>"
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every client.
+
+    httpx builds a fresh context per client (loading the CA bundle: ~20 ms), and a team opens one client
+    per role and per campaign. A context is safe to share between clients and loops (httpx's advice)."""
+    return httpx.create_ssl_context()
+
+
 class JsonHttpClient:
     """POSTs JSON to one provider endpoint; owns the httpx client, retry loop and concurrency slot."""
 
@@ -98,7 +109,8 @@ class JsonHttpClient:
                 pool=self.policy.connect_timeout_s,
             )
             limits = httpx.Limits(max_connections=max(10, self.limiter.limit * 2))
-            self._client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+            self._client = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False,
+                                             verify=_tls_context())
             self._client_loop = loop
         return self._client
 

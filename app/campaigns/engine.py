@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import load_only
 
@@ -36,7 +36,7 @@ from app.db.artifacts import ArtifactStore
 from app.db.events import append_event, list_events
 from app.db.fingerprint import code_fingerprint
 from app.db.models import Campaign, Message, Node
-from app.db.session import Database
+from app.db.session import Database, apply_async_commit, request_async_commit
 from app.db.work_queue import LeaseLost
 from sandbox.evaluate import EvaluationResult, Evaluator
 
@@ -103,9 +103,9 @@ class _Tx:
         self.stored: list[tuple[TeamMessage, int]] = []
 
     def event(self, type: str, payload: dict[str, Any] | None = None, *, node_id: int | None = None,
-              role: str | None = None) -> None:
+              role: str | None = None, usage: dict[str, float] | None = None) -> None:
         payload = payload or {}
-        append_event(self.s, self.campaign_id, type, payload, node_id=node_id, role=role)
+        append_event(self.s, self.campaign_id, type, payload, node_id=node_id, role=role, usage=usage)
         self.emitted.append((type, payload, node_id))
 
     def messages(self, msgs: list[TeamMessage], *, node_id: int | None, iteration: int | None,
@@ -119,19 +119,24 @@ class _Tx:
         for msg in msgs:
             if msg._stored_id is not None:
                 continue
-            row = repo.add_message(
-                self.s, self.campaign_id, msg.role, msg.text, node_id=node_id, iteration=iteration,
-                kind=msg.kind, model=msg.model, prompt_version=msg.prompt_version,
-                payload={**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
-                         **(extra or {})},
-                tokens_in=msg.tokens_in, tokens_out=msg.tokens_out, latency_s=msg.latency_s, cost_usd=msg.cost_usd,
-                count_usage=not msg._parts_stored,
-            )
-            self.stored.append((msg, row.id))  # marked stored once the transaction commits
+            # A Core INSERT, then the usage rides on the event's sequence bump: two statements per message.
+            message_id = repo.insert_message(self.s, {
+                "campaign_id": self.campaign_id, "role": msg.role, "text": msg.text, "node_id": node_id,
+                "iteration": iteration, "kind": msg.kind, "model": msg.model, "prompt_version": msg.prompt_version,
+                "payload": {**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
+                            **(extra or {})},
+                "tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "latency_s": msg.latency_s,
+                "cost_usd": msg.cost_usd,
+            })
+            usage = {"tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "cost_usd": msg.cost_usd}
+            counted = not msg._parts_stored and any(usage.values())  # parts stored earlier counted already
+            if counted and node_id is not None:
+                repo.add_node_usage(self.s, node_id, **usage)
+            self.stored.append((msg, message_id))  # marked stored once the transaction commits
             self.event("message", {
-                "message_id": row.id, "role": msg.role, "kind": msg.kind, "round": msg.round, "model": msg.model,
-                "text": msg.text, "iteration": iteration, **(extra or {}),
-            }, node_id=node_id, role=msg.role)
+                "message_id": message_id, "role": msg.role, "kind": msg.kind, "round": msg.round,
+                "model": msg.model, "text": msg.text, "iteration": iteration, **(extra or {}),
+            }, node_id=node_id, role=msg.role, usage=usage if counted else None)
 
 
 # Context-local (each asyncio task sees its own): concurrent debates of one iteration do not mix.
@@ -175,13 +180,23 @@ class CampaignEngine:
     @contextlib.contextmanager
     def _session(self, *, durable: bool = True) -> Iterator[Any]:
         """A write transaction, fenced: a worker whose lease was taken over raises ``LeaseLost`` here
-        instead of committing (see :func:`app.db.work_queue.assert_held`). ``durable=False`` marks a
-        transaction that writes only the log (events, messages): see :func:`_relax_durability`."""
+        instead of committing (see :func:`app.db.work_queue.assert_held`).
+
+        ``durable=False`` marks a transaction that writes only the log: events and LLM messages (with the
+        usage they add). On PostgreSQL its COMMIT returns before its WAL record reaches the disk. A kill -9
+        of the engine loses nothing: the server has the commit. Only a crash of the PostgreSQL server or
+        its machine can lose such a commit, and then only the last few hundred milliseconds of them
+        (``wal_writer_delay``); the database stays consistent, since WAL is replayed in order and every
+        durable commit (node rows, status, scores, iteration bookkeeping) flushes the log written before
+        it. Such a crash can therefore lose a suffix of messages and events after the last durable commit:
+        a resume re-runs that step and asks the team again. SQLite runs with ``synchronous=NORMAL`` (see
+        ``app.db.session``), the same bargain for every transaction. README.md, "Durability"."""
         with self.db.session_scope() as s:
+            if not durable:
+                request_async_commit(s)  # on PostgreSQL; the fence's SELECT carries it when there is one
             if self.fence is not None:
                 self.fence(s)
-            if not durable:
-                _relax_durability(s)
+            apply_async_commit(s)
             yield s
 
     @contextlib.contextmanager
@@ -972,25 +987,6 @@ def debate_counts(s: Any, campaign_id: str) -> dict[str, Any]:
 # A provider refusing requests for these reasons is fixed outside the campaign (a key, credits, access, a
 # model name): the campaign pauses and resumes where it stopped once that is done.
 _PAUSE_ON_STATUS = frozenset({401, 402, 403, 404})
-
-
-def _relax_durability(s: Any) -> None:
-    """On PostgreSQL, let this transaction's COMMIT return before its WAL record reaches the disk.
-
-    For transactions that write only the log: events and LLM messages (with the usage they add). A kill -9
-    of the engine loses nothing: the server has the commit. Only a crash of the PostgreSQL server or its
-    machine can lose such a commit, and then only the last few hundred milliseconds of them
-    (``wal_writer_delay``); the database stays consistent, since WAL is replayed in order and every
-    durable commit (node rows, status, scores, iteration bookkeeping) flushes the log written before
-    it. What such a crash can lose is therefore a suffix of messages and events after the last durable
-    commit: a resume re-runs that step and asks the team again. SQLite runs with ``synchronous=NORMAL``
-    (see ``app.db.session``), the same bargain for every transaction. README.md, "Durability".
-    """
-    if s.get_bind().dialect.name == "postgresql":
-        s.execute(_ASYNC_COMMIT)
-
-
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 def _is_stop(exc: BaseException) -> bool:

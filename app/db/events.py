@@ -25,7 +25,7 @@ pays no network round trip, so it keeps the two statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,11 @@ _NEXT_SEQ = (
     .returning(Campaign.last_event_seq)
     .execution_options(synchronize_session=False)
 )
+# The same bump adding an LLM message's usage to the campaign's totals: a message's row, usage and event
+# are then two statements instead of three (the campaign row is locked and updated once, not twice).
+USAGE_COLUMNS = ("tokens_in", "tokens_out", "cost_usd")
+_NEXT_SEQ_WITH_USAGE = _NEXT_SEQ.values(
+    {column: getattr(Campaign, column) + bindparam(f"add_{column}") for column in USAGE_COLUMNS})
 
 
 def _param(column: str) -> Any:
@@ -74,17 +79,22 @@ def _param(column: str) -> Any:
 
 
 _APPENDED_COLUMNS = ("campaign_id", "type", "node_id", "role", "payload", "created_at")
-_BUMPED = _NEXT_SEQ.cte("bumped")
-# One round trip on PostgreSQL: bump the sequence (row lock) and insert the event that takes it. No
-# campaign row, no bumped row, nothing inserted: the caller sees no result and raises NotFound.
-# (Core, on the table: the ORM's bulk INSERT does not take a SELECT.)
 _EVENTS = Event.__table__
-_APPEND_PG = (
-    insert(_EVENTS)
-    .from_select(["seq", *_APPENDED_COLUMNS],
-                 select(_BUMPED.c.last_event_seq, *(_param(c) for c in _APPENDED_COLUMNS)))
-    .returning(_EVENTS.c.id, _EVENTS.c.seq)
-)
+
+
+def _append_pg(bump: Any) -> Any:
+    """One round trip on PostgreSQL: bump the sequence (row lock) and insert the event that takes it. No
+    campaign row, no bumped row, nothing inserted: the caller sees no result and raises NotFound.
+    (Core, on the table: the ORM's bulk INSERT does not take a SELECT.)"""
+    bumped = bump.cte("bumped")
+    return (insert(_EVENTS)
+            .from_select(["seq", *_APPENDED_COLUMNS],
+                         select(bumped.c.last_event_seq, *(_param(c) for c in _APPENDED_COLUMNS)))
+            .returning(_EVENTS.c.id, _EVENTS.c.seq))
+
+
+_APPEND_PG = _append_pg(_NEXT_SEQ)
+_APPEND_PG_WITH_USAGE = _append_pg(_NEXT_SEQ_WITH_USAGE)
 
 
 def append_event(
@@ -96,17 +106,22 @@ def append_event(
     node_id: int | None = None,
     role: str | None = None,
     now: datetime | None = None,
+    usage: Mapping[str, float] | None = None,
 ) -> Event:
     """Append one event with the campaign's next ``seq``; the row is flushed, so ``id`` is set.
 
-    Raises :class:`NotFound` if the campaign does not exist. Commit is the caller's job.
+    ``usage`` (``tokens_in``, ``tokens_out``, ``cost_usd``) is added to the campaign's totals by the
+    same UPDATE that bumps the sequence. Raises :class:`NotFound` if the campaign does not exist.
+    Commit is the caller's job.
     """
     values: dict[str, Any] = {"campaign_id": campaign_id, "type": type, "node_id": node_id, "role": role,
                               "payload": payload if payload is not None else {}, "created_at": now or utcnow()}
+    added = {f"add_{c}": (usage or {}).get(c, 0) for c in USAGE_COLUMNS} if usage else {}
     if session.get_bind().dialect.name == "postgresql":
-        event = _append_in_one_statement(session, values)
+        event = _append_in_one_statement(session, values, added)
     else:
-        seq = session.execute(_NEXT_SEQ, {"seq_campaign_id": campaign_id}).scalar_one_or_none()
+        bump = _NEXT_SEQ_WITH_USAGE if added else _NEXT_SEQ
+        seq = session.execute(bump, {"seq_campaign_id": campaign_id, **added}).scalar_one_or_none()
         if seq is None:
             raise NotFound(f"campaign {campaign_id!r}")
         event = Event(seq=seq, **values)
@@ -116,16 +131,16 @@ def append_event(
     loaded = session.identity_map.get(session.identity_key(Campaign, campaign_id))
     if loaded is not None:
         set_committed_value(loaded, "last_event_seq", event.seq)
-        session.expire(loaded, ["updated_at"])
+        session.expire(loaded, ["updated_at", *(USAGE_COLUMNS if added else ())])
     return event
 
 
-def _append_in_one_statement(session: Session, values: dict[str, Any]) -> Event:
+def _append_in_one_statement(session: Session, values: dict[str, Any], added: dict[str, Any]) -> Event:
     """PostgreSQL: bump and insert in one statement; the row comes back as a persistent ``Event``, as
     if it had been added and flushed (``id`` and ``seq`` set), without a SELECT to load it."""
     session.flush()  # a node or message added just before may be what the event's foreign key names
-    params = {"seq_campaign_id": values["campaign_id"], **{f"ev_{k}": v for k, v in values.items()}}
-    row = session.execute(_APPEND_PG, params).first()
+    params = {"seq_campaign_id": values["campaign_id"], **added, **{f"ev_{k}": v for k, v in values.items()}}
+    row = session.execute(_APPEND_PG_WITH_USAGE if added else _APPEND_PG, params).first()
     if row is None:
         raise NotFound(f"campaign {values['campaign_id']!r}")
     event = Event(id=row.id, seq=row.seq, **values)

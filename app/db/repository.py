@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.orm import Session
@@ -565,10 +565,33 @@ def add_message(
             session, campaign_id, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd
         )
         if node_id is not None:
-            session.execute(_ADD_NODE_USAGE, {"usage_node_id": node_id, "add_tokens_in": tokens_in,
-                                              "add_tokens_out": tokens_out, "add_cost_usd": cost_usd})
-            _refresh_loaded(session, Node, node_id, ["tokens_in", "tokens_out", "cost_usd"])
+            add_node_usage(session, node_id, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost_usd)
     return message
+
+
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+
+
+def insert_message(session: Session, values: dict[str, Any]) -> int:
+    """Store one agent message with a single Core ``INSERT ... RETURNING id`` and no usage accounting.
+
+    For the engine's hot path, which writes a message per LLM answer: the ORM's unit of work costs more
+    CPU than the statement itself, and the engine adds the usage to the campaign with the message's event
+    (``append_event(usage=...)``) and to the node with :func:`add_node_usage`. ``values`` are Message
+    columns; ``created_at`` defaults to now.
+    """
+    row = {"created_at": utcnow(), "payload": None, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "text": "",
+           "node_id": None, "iteration": None, "kind": None, "model": None, "prompt_version": None,
+           "latency_s": None, **values}
+    return int(session.execute(_INSERT_MESSAGE, row).scalar_one())
+
+
+def add_node_usage(session: Session, node_id: int, *, tokens_in: int = 0, tokens_out: int = 0,
+                   cost_usd: float = 0.0) -> None:
+    """Atomically add an LLM call's usage to a node's totals."""
+    session.execute(_ADD_NODE_USAGE, {"usage_node_id": node_id, "add_tokens_in": tokens_in,
+                                      "add_tokens_out": tokens_out, "add_cost_usd": cost_usd})
+    _refresh_loaded(session, Node, node_id, ["tokens_in", "tokens_out", "cost_usd"])
 
 
 def list_messages(

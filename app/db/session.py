@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,38 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # A connection used less than this long ago is taken as alive: a server restart in that window fails
 # the first statement on it (the pool then replaces it), as it would fail one already running.
 PING_AFTER_IDLE_S = 1.0
+
+
+# ------------------------------------------------------------------------------- relaxed durability
+# A transaction that writes only the log (events, LLM messages) may commit without waiting for the WAL
+# flush on PostgreSQL (``synchronous_commit = off`` for that transaction only; README "Durability"). The
+# setting is transaction-local, so it is safe behind a transaction-pooling proxy. It costs a statement,
+# and a statement is a round trip: where the transaction already sends one first (the lease fence), the
+# setting rides on it as a ``set_config(..., true)`` column instead (see ``async_commit_column``).
+_ASYNC_COMMIT_KEY = "async_commit"
+_SET_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+def request_async_commit(session: Session) -> None:
+    """Ask that this transaction commit without waiting for the WAL flush (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.info[_ASYNC_COMMIT_KEY] = "requested"
+
+
+def async_commit_column(session: Session) -> Any | None:
+    """A ``set_config`` column that applies a requested async commit as part of another SELECT, or None
+    when none is requested (or it is applied already); the caller must execute it in this transaction."""
+    if session.info.get(_ASYNC_COMMIT_KEY) != "requested":
+        return None
+    session.info[_ASYNC_COMMIT_KEY] = "applied"
+    return func.set_config("synchronous_commit", "off", True)
+
+
+def apply_async_commit(session: Session) -> None:
+    """Apply a requested async commit that no earlier statement carried (one ``SET LOCAL``)."""
+    if session.info.get(_ASYNC_COMMIT_KEY) == "requested":
+        session.execute(_SET_ASYNC_COMMIT)
+        session.info[_ASYNC_COMMIT_KEY] = "applied"
 
 
 def default_database_url() -> str:

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.db.session import async_commit_column
+
 from app.db.models import WorkItem, WorkStatus
 from app.db.types import utcnow
 
@@ -209,7 +211,9 @@ def assert_held(session: Session, item_id: int, lease_token: str) -> None:
     skips the item (``SKIP LOCKED``) until then; a new run item of a paused campaign claimed during that
     one transaction is not excluded.
     """
-    row = session.execute(_HOLDER, {"fence_item": item_id, "fence_token": lease_token}).first()
+    relax = async_commit_column(session)  # a requested async commit rides on this round trip
+    holder = _HOLDER if relax is None else _HOLDER.add_columns(relax.label("async_commit"))
+    row = session.execute(holder, {"fence_item": item_id, "fence_token": lease_token}).first()
     if row is None:
         raise LeaseLost(f"work item {item_id} was taken over (its lease expired and was claimed or requeued)")
     if row.status == WorkStatus.LEASED.value or row.campaign_id is None:

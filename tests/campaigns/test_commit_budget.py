@@ -38,7 +38,15 @@ EXAMPLE = str(Path(__file__).resolve().parents[2] / "problems" / "examples" / "d
 # 53 commits, 13.25 per node on both back ends, 30 of them relaxed on PostgreSQL); the bound leaves room
 # for one more small write per node, not for a step split into several transactions.
 MAX_COMMITS_PER_NODE = 15.0
-RELAXED = "SET LOCAL synchronous_commit = off"
+RELAXED = ("SET LOCAL synchronous_commit = off", "set_config(%(set_config_1)s, %(set_config_2)s, %(set_config_3)s)")
+
+
+def _relaxes(statement: str, parameters: Any) -> bool:
+    """A plain SET LOCAL, or the fence's SELECT carrying ``set_config('synchronous_commit', 'off', true)``."""
+    if statement == RELAXED[0]:
+        return True
+    return RELAXED[1] in statement and (parameters or {}).get("set_config_1") == "synchronous_commit" \
+        and (parameters or {}).get("set_config_2") == "off"
 # Columns whose loss in a server crash would make a resume see a state that never was; the counters among
 # them are bumped by one shared usage UPDATE, so for those it is the amount added that must be zero.
 DURABLE_COLUMNS = re.compile(r"\b(status|score|best_score|champion_node_id|analysis|code)\s*=")
@@ -70,8 +78,19 @@ def _url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return f"sqlite:///{tmp_path / 'db.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_commits_per_node_stay_within_budget(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+def _fence(db: Database, engine: CampaignEngine, campaign_id: str) -> None:
+    """Fence every write by a lease, as a worker of the service does (the async commit then rides on it)."""
+    with db.session_scope() as s:
+        repo.enqueue(s, "campaign.run", campaign_id=campaign_id)
+    with db.session_scope() as s:
+        lease = repo.claim(s, "test", lease_seconds=3600)
+    engine.fence = lambda session: repo.assert_held(session, lease.item_id, lease.lease_token)
+
+
+@pytest.mark.parametrize("backend,fenced", [("sqlite", False), ("sqlite", True), ("postgres", False),
+                                            ("postgres", True)])
+def test_commits_per_node_stay_within_budget(tmp_path: Path, backend: str, fenced: bool,
+                                             request: pytest.FixtureRequest) -> None:
     url = _url(backend, tmp_path, request)
     upgrade_database(url)
     db = Database(url)
@@ -81,6 +100,8 @@ def test_commits_per_node_stay_within_budget(tmp_path: Path, backend: str, reque
     with FakeOpenAIServer(default=Router()) as srv:
         team = LLMTeam(providers_config(srv.base_url), UsageLedger(), campaign_id=campaign_id, sleep=InstantSleep())
         engine = CampaignEngine(db, ArtifactStore(tmp_path / "artifacts"), InlineEvaluator(tmp_path / "cache"), team)
+        if fenced:
+            _fence(db, engine, campaign_id)
         txs = Transactions(db)
         try:
             summary = asyncio.run(engine.run(campaign_id))
@@ -94,7 +115,7 @@ def test_commits_per_node_stay_within_budget(tmp_path: Path, backend: str, reque
     per_node = len(txs.committed) / len(nodes)
     assert per_node <= MAX_COMMITS_PER_NODE, f"{len(txs.committed)} commits for {len(nodes)} nodes"
 
-    relaxed = [tx for tx in txs.committed if any(st == RELAXED for st, _ in tx)]
+    relaxed = [tx for tx in txs.committed if any(_relaxes(st, params) for st, params in tx)]
     if backend == "sqlite":
         assert not relaxed  # SQLite has no such setting; synchronous=NORMAL covers every transaction
         return
@@ -108,6 +129,11 @@ def test_commits_per_node_stay_within_budget(tmp_path: Path, backend: str, reque
                 set_clause = statement.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
                 assert not DURABLE_COLUMNS.search(set_clause), statement
                 assert not any((parameters or {}).get(name) for name in DURABLE_COUNTERS), (statement, parameters)
+    # The setting is applied once per relaxed transaction, by the fence's own SELECT where there is one.
+    for tx in relaxed:
+        carriers = [st for st, params in tx if _relaxes(st, params)]
+        assert len(carriers) == 1, carriers
+        assert carriers[0].startswith("SELECT work_items") == fenced, carriers[0]
     # Every node's creation and result were durable commits.
     durable = [[st for st, _ in tx] for tx in txs.committed if tx not in relaxed]
     assert sum(any(st.startswith("INSERT INTO nodes") for st in tx) for tx in durable) == len(nodes)

@@ -142,3 +142,26 @@ def test_append_is_one_statement_on_postgresql(db: Database) -> None:
         assert [(e.seq, e.type, e.payload, e.role) for e in stored] == [(1, "one", {"n": 1}, "engine"),
                                                                         (2, "two", {}, None)]
         assert stored[0].created_at.utcoffset() == timedelta(0)
+
+
+def test_an_event_can_carry_a_messages_usage_into_the_campaign_totals(db: Database) -> None:
+    """The engine adds an LLM message's usage with its event's sequence bump (one UPDATE, not two)."""
+    (campaign_id,) = _campaigns(db, 1)
+    with db.session_scope() as s:
+        campaign = repo.get_campaign(s, campaign_id)  # loaded: its totals must not go stale in this session
+        message_id = repo.insert_message(s, {"campaign_id": campaign_id, "role": "critic", "text": "no",
+                                             "tokens_in": 7, "tokens_out": 3, "cost_usd": 0.25})
+        first = repo.append_event(s, campaign_id, "message", {"message_id": message_id},
+                                  usage={"tokens_in": 7, "tokens_out": 3, "cost_usd": 0.25})
+        second = repo.append_event(s, campaign_id, "message", usage={"tokens_in": 1})
+        repo.append_event(s, campaign_id, "tick")  # no usage: totals unchanged
+        assert (campaign.tokens_in, campaign.tokens_out, campaign.cost_usd) == (8, 3, 0.25)
+        assert (first.seq, second.seq) == (1, 2)
+    with db.session_scope(readonly=True) as s:
+        campaign = repo.get_campaign(s, campaign_id)
+        assert (campaign.tokens_in, campaign.tokens_out, campaign.cost_usd, campaign.last_event_seq) == (8, 3, 0.25, 3)
+        (message,) = repo.list_messages(s, campaign_id)
+        assert (message.id, message.role, message.text, message.tokens_in) == (message_id, "critic", "no", 7)
+        assert message.created_at.utcoffset() == timedelta(0) and message.node_id is None
+    with db.session_scope() as s, pytest.raises(NotFound):
+        repo.append_event(s, "no-such-campaign", "message", usage={"tokens_in": 1})
