@@ -204,3 +204,47 @@ def read_sse(response: httpx.Response) -> Iterator[dict[str, Any]]:
             message["data"] = (message.get("data", "") + "\n" + value) if "data" in message else value
         else:
             message[key] = value
+
+
+#: A discovered method card, kept tiny but complete (every section the card parser requires).
+CARD_TEMPLATE = """---
+id: {card_id}
+title: Raise the polynomial degree step by step
+family: regression
+kinds: [regression]
+failure_modes: [underfitting]
+tags: [{tags}]
+origin: discovered
+---
+
+## Core idea
+
+Grow the degree of a least-squares polynomial until the validation error stops falling.
+
+## Key equations
+
+y = sum_k c_k x^k
+
+## PyTorch sketch
+
+```python
+coeffs = np.polyfit(x, y, degree)
+```
+
+## Critical parameters
+
+The degree.
+
+## Known pitfalls
+
+Runge oscillations at high degree.
+
+## When to use
+
+Smooth one-dimensional signals with few samples.
+"""
+
+
+def card_markdown(card_id: str, tags: str = "polynomial") -> str:
+    """A valid discovered card with the given id (and tags, comma-separated)."""
+    return CARD_TEMPLATE.format(card_id=card_id, tags=tags)

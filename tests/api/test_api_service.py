@@ -10,44 +10,9 @@ import pytest
 from app.workers.gate import GatedEvaluator
 from knowledge_base.embeddings import HashingEmbedder
 from knowledge_base.retrieval import MethodMemory
-from tests.api.harness import small_campaign, upload_example, wait_for
+from tests.api.harness import card_markdown, small_campaign, upload_example, wait_for
 
-DISCOVERED = """---
-id: api-test-polynomial-degree
-title: Raise the polynomial degree step by step
-family: regression
-kinds: [regression]
-failure_modes: [underfitting]
-tags: [polynomial, capacity]
-origin: discovered
----
-
-## Core idea
-
-Grow the degree of a least-squares polynomial until the validation error stops falling.
-
-## Key equations
-
-y = sum_k c_k x^k
-
-## PyTorch sketch
-
-```python
-coeffs = np.polyfit(x, y, degree)
-```
-
-## Critical parameters
-
-The degree.
-
-## Known pitfalls
-
-Runge oscillations at high degree.
-
-## When to use
-
-Smooth one-dimensional signals with few samples.
-"""
+DISCOVERED = card_markdown("api-test-polynomial-degree", tags="polynomial, capacity")
 
 
 @pytest.fixture

@@ -23,56 +23,13 @@ from app.db.artifacts import ArtifactStore
 from app.db.models import KnowledgeLink
 from knowledge_base.embeddings import HashingEmbedder
 from knowledge_base.retrieval import MethodMemory
-from tests.api.harness import Running, Stack, small_campaign, upload_example, wait_for
-
-#: The card ``alice`` adds; kept tiny but complete (every section the card parser requires).
-CARD_TEMPLATE = """---
-id: {card_id}
-title: Raise the polynomial degree step by step
-family: regression
-kinds: [regression]
-failure_modes: [underfitting]
-tags: [polynomial]
-origin: discovered
----
-
-## Core idea
-
-Grow the degree of a least-squares polynomial until the validation error stops falling.
-
-## Key equations
-
-y = sum_k c_k x^k
-
-## PyTorch sketch
-
-```python
-coeffs = np.polyfit(x, y, degree)
-```
-
-## Critical parameters
-
-The degree.
-
-## Known pitfalls
-
-Runge oscillations at high degree.
-
-## When to use
-
-Smooth one-dimensional signals with few samples.
-"""
+from tests.api.harness import Running, Stack, card_markdown, small_campaign, upload_example, wait_for
 
 #: Limits high enough that the many queued campaigns of a test module are never refused with a 429.
 SERVICE_OVERRIDES: dict[str, Any] = dict(ready_requires_workers=False, max_active_campaigns=10_000,
                                          max_active_campaigns_per_user=10_000)
 SMALL_TEAM = {"iterations": 1, "parents": 1, "smoke_seconds": 0, "debug_attempts": 1, "debate_rounds": 2,
               "memory": "none"}
-
-
-def card_markdown(card_id: str) -> str:
-    """A valid discovered card with the given id."""
-    return CARD_TEMPLATE.format(card_id=card_id)
 
 
 def batch_body(problem: str, name: str = "pair") -> dict[str, Any]:
