@@ -116,7 +116,7 @@ def append_event(
     """
     values: dict[str, Any] = {"campaign_id": campaign_id, "type": type, "node_id": node_id, "role": role,
                               "payload": payload if payload is not None else {}, "created_at": now or utcnow()}
-    added = {f"add_{c}": (usage or {}).get(c, 0) for c in USAGE_COLUMNS} if usage else {}
+    added = {f"add_{c}": usage.get(c, 0) for c in USAGE_COLUMNS} if usage else {}
     if session.get_bind().dialect.name == "postgresql":
         event = _append_in_one_statement(session, values, added)
     else:

@@ -578,12 +578,9 @@ def insert_message(session: Session, values: dict[str, Any]) -> int:
     For the engine's hot path, which writes a message per LLM answer: the ORM's unit of work costs more
     CPU than the statement itself, and the engine adds the usage to the campaign with the message's event
     (``append_event(usage=...)``) and to the node with :func:`add_node_usage`. ``values`` are Message
-    columns; ``created_at`` defaults to now.
+    columns; the columns' own defaults fill the rest (``created_at``: now).
     """
-    row = {"created_at": utcnow(), "payload": None, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "text": "",
-           "node_id": None, "iteration": None, "kind": None, "model": None, "prompt_version": None,
-           "latency_s": None, **values}
-    return int(session.execute(_INSERT_MESSAGE, row).scalar_one())
+    return int(session.execute(_INSERT_MESSAGE, values).scalar_one())
 
 
 def add_node_usage(session: Session, node_id: int, *, tokens_in: int = 0, tokens_out: int = 0,
