@@ -217,6 +217,23 @@ def _time_database(db: Any, spans: Spans) -> None:
     db.session_scope = timed
 
 
+def _count_statements(db: Any) -> dict[str, int]:
+    """Statements and commits the engine sends to the database: exact, independent of the machine's load."""
+    from sqlalchemy import event
+
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def commit(*_args: Any) -> None:
+        counts["commits"] += 1
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    event.listen(db.engine, "commit", commit)
+    return counts
+
+
 def run_campaign(base_url: str, workdir: Path, *, iterations: int, parents: int, concurrency: int,
                  explore_iterations: int, max_children: int, selectors: int, database_url: str | None,
                  debate_rounds: int) -> dict[str, Any]:
@@ -261,6 +278,7 @@ def run_campaign(base_url: str, workdir: Path, *, iterations: int, parents: int,
         lease = repo.claim(s, "bench", lease_seconds=3600)
     engine.fence = lambda session: repo.assert_held(session, lease.item_id, lease.lease_token)
     _time_database(db, spans)
+    counts = _count_statements(db)
     start, cpu = time.monotonic(), time.thread_time()
     summary = asyncio.run(engine.run(campaign_id))
     end, cpu = time.monotonic(), time.thread_time() - cpu
@@ -269,6 +287,7 @@ def run_campaign(base_url: str, workdir: Path, *, iterations: int, parents: int,
         nodes = [(n.iteration, n.status) for n in repo.list_nodes(s, campaign_id)]
     db.dispose()
     return {"summary": summary, "start": start, "end": end, "cpu": cpu, "spans": spans, "marks": marks,
+            "counts": dict(counts),
             "nodes": nodes}
 
 
@@ -317,6 +336,8 @@ def overhead(args: argparse.Namespace) -> dict[str, Any]:
         # HTTP client's CPU inside provider.complete: less sensitive to other processes on the machine.
         "engine_cpu_ms_per_node": round(1000 * (run["cpu"] - spans.llm_cpu_s) / n_nodes, 1),
         "database_ms_per_node": round(1000 * database / n_nodes, 1),
+        "statements_per_node": round(run["counts"]["statements"] / n_nodes, 1),
+        "commits_per_node": round(run["counts"]["commits"] / n_nodes, 1),
         "engine_ms_per_llm_call": round(1000 * engine / max(calls, 1), 2),
         "llm_round_trip_ms_median": round(statistics.median(
             [(e - s) * 1000 for s, e in spans.intervals["llm"]]), 2) if calls else None,
@@ -390,7 +411,8 @@ def main() -> None:
         print(f"  engine time per node {o['engine_ms_per_node']} ms wall (of which database sessions "
               f"{o['database_ms_per_node']} ms), {o['engine_cpu_ms_per_node']} ms CPU; "
               f"per LLM call {o['engine_ms_per_llm_call']} ms; "
-              f"LLM round trip median {o['llm_round_trip_ms_median']} ms")
+              f"LLM round trip median {o['llm_round_trip_ms_median']} ms; "
+              f"{o['statements_per_node']} statements and {o['commits_per_node']} commits per node")
         for iteration, row in o["by_iteration"].items():
             print(f"  iteration {iteration}: {row['nodes']} nodes, {row['llm_calls']} calls, "
                   f"engine {row['engine_ms_per_node']} ms/node")
