@@ -39,15 +39,27 @@ class ResponseSchema(BaseModel):
     @classmethod
     def for_model(cls, name: str, model: type[BaseModel], *, description: str | None = None) -> ResponseSchema:
         """The schema of a pydantic model, with the ``title`` noise removed (servers ignore it, and it
-        costs prompt tokens on servers that turn the schema into a grammar or a tool description)."""
-        return cls(name=name, schema=_without_titles(model.model_json_schema()), description=description)
+        costs prompt tokens on servers that turn the schema into a grammar or a tool description) and
+        with large size bounds left out (see :func:`_for_decoding`)."""
+        return cls(name=name, schema=_for_decoding(model.model_json_schema()), description=description)
 
 
-def _without_titles(node: Any) -> Any:
+# Grammar-constrained decoders (llama.cpp's server, and the servers built on its JSON-schema converter)
+# unroll a bounded repetition into one grammar rule per allowed count: ``maxLength: 20000`` on a string
+# became 20,000 nested rules and killed llama-cpp-python's server outright (seen with the proposal's
+# ``rationale``). Bounds above this are dropped from the schema the server sees; the role's pydantic model
+# still enforces them on the parsed answer, so nothing is accepted that was refused before.
+MAX_DECODED_BOUND = 256
+_SIZE_BOUNDS = frozenset({"maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"})
+
+
+def _for_decoding(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _without_titles(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+        return {k: _for_decoding(v) for k, v in node.items()
+                if not (k == "title" and isinstance(v, str))
+                and not (k in _SIZE_BOUNDS and isinstance(v, int) and v > MAX_DECODED_BOUND)}
     if isinstance(node, list):
-        return [_without_titles(v) for v in node]
+        return [_for_decoding(v) for v in node]
     return node
 
 

@@ -54,6 +54,27 @@ def test_schema_comes_from_the_pydantic_model_without_titles() -> None:
     assert SCHEMA.schema_["properties"]["score"]["anyOf"][0] == {"type": "integer"}
 
 
+def test_schema_leaves_out_size_bounds_a_grammar_decoder_would_unroll() -> None:
+    """llama.cpp's server unrolls ``maxLength: 20000`` into 20,000 grammar rules and dies (the proposal's
+    rationale did); small bounds stay, and the model still enforces every bound on the parsed answer."""
+    from pydantic import Field, ValidationError
+
+    from agents.llm.team import ProposalDraft
+
+    class Bounded(BaseModel):
+        name: str = Field(min_length=3, max_length=40)
+        essay: str = Field(max_length=20_000)
+        items: list[int] = Field(max_length=5000)
+
+    schema = ResponseSchema.for_model("bounded", Bounded).schema_["properties"]
+    assert schema["name"]["minLength"] == 3 and schema["name"]["maxLength"] == 40
+    assert "maxLength" not in schema["essay"] and "maxItems" not in schema["items"]
+    proposal = ResponseSchema.for_model("proposal", ProposalDraft).schema_["properties"]["rationale"]
+    assert proposal == {"type": "string", "minLength": 10}
+    with pytest.raises(ValidationError):
+        Bounded(name="abc", essay="x" * 20_001, items=[])
+
+
 def test_openai_sends_response_format_json_schema() -> None:
     with FakeOpenAIServer(script=['{"verdict": "good"}']) as srv:
         resp = asyncio.run(_openai(srv).complete(_request()))
