@@ -30,7 +30,10 @@ class TeamMessage(BaseModel):
     # Set by the engine when it stored this message live (as it completed): the row it went to, so the
     # message is not stored a second time when the team's call returns.
     _stored_id: int | None = PrivateAttr(default=None)
-    # True for a message that sums exchanges which were each stored live: its usage is already counted.
+    # Set by the engine when it took this message as it completed, to store it then or from its live
+    # buffer a moment later: its usage is counted with that row.
+    _taken_live: bool = PrivateAttr(default=False)
+    # True for a message that sums exchanges which were each taken live: its usage is already counted.
     _parts_stored: bool = PrivateAttr(default=False)
 
 

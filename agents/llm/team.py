@@ -513,7 +513,7 @@ def _merge(exchanges: list[TeamMessage], *, role: str, kind: str, text: str,
         latency_s=sum(m.latency_s or 0.0 for m in exchanges), cost_usd=sum(m.cost_usd for m in exchanges),
         payload={**payload, "exchanges": len(exchanges), "raw": [m.text for m in exchanges]},
     )
-    merged._parts_stored = all(m._stored_id is not None for m in exchanges)
+    merged._parts_stored = all(m._stored_id is not None or m._taken_live for m in exchanges)
     return merged
 
 

@@ -33,7 +33,7 @@ from app.campaigns.config import CampaignConfig, extra_seeds
 from app.campaigns.novelty import NoveltyIndex
 from app.db import repository as repo
 from app.db.artifacts import ArtifactStore
-from app.db.events import append_event, list_events
+from app.db.events import NewEvent, append_event, append_events, list_events
 from app.db.fingerprint import code_fingerprint
 from app.db.models import Campaign, Message, Node
 from app.db.session import Database, apply_async_commit, request_async_commit
@@ -43,6 +43,7 @@ from sandbox.evaluate import EvaluationResult, Evaluator
 EventCallback = Callable[[str, dict[str, Any], int | None], None]
 TERMINAL = ("succeeded", "failed", "skipped_duplicate", "cancelled")
 LOG_EVENT_INTERVAL_S = 1.0
+LIVE_FLUSH_S = 0.25  # the longest a completed LLM message waits in the live buffer (see _live_message)
 INTERRUPT_POLL_S = 0.25
 INTERRUPT_GRACE_S = 3.0  # how long an interrupt waits for the stages to stop by themselves
 T = TypeVar("T")
@@ -116,27 +117,39 @@ class _Tx:
         if adopt and node_id is not None:
             self.s.execute(update(Message).where(Message.id.in_(adopt), Message.node_id.is_(None))
                            .values(node_id=node_id).execution_options(synchronize_session=False))
-        for msg in msgs:
-            if msg._stored_id is not None:
-                continue
-            # A Core INSERT, then the usage rides on the event's sequence bump: two statements per message.
-            message_id = repo.insert_message(self.s, {
-                "campaign_id": self.campaign_id, "role": msg.role, "text": msg.text, "node_id": node_id,
-                "iteration": iteration, "kind": msg.kind, "model": msg.model, "prompt_version": msg.prompt_version,
-                "payload": {**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
-                            **(extra or {})},
-                "tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "latency_s": msg.latency_s,
-                "cost_usd": msg.cost_usd,
-            })
-            usage = {"tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "cost_usd": msg.cost_usd}
-            counted = not msg._parts_stored and any(usage.values())  # parts stored earlier counted already
-            if counted and node_id is not None:
-                repo.add_node_usage(self.s, node_id, **usage)
+        new = [msg for msg in msgs if msg._stored_id is None]
+        if not new:
+            return
+        # One multi-row INSERT for the rows; the events and the usage they add ride on one sequence bump
+        # (one statement on PostgreSQL for a single message): a handful of statements, not three a message.
+        ids = repo.insert_messages(self.s, [{
+            "campaign_id": self.campaign_id, "role": msg.role, "text": msg.text, "node_id": node_id,
+            "iteration": iteration, "kind": msg.kind, "model": msg.model, "prompt_version": msg.prompt_version,
+            "payload": {**(msg.payload or {}), **({"round": msg.round} if msg.round is not None else {}),
+                        **(extra or {})},
+            "tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "latency_s": msg.latency_s,
+            "cost_usd": msg.cost_usd,
+        } for msg in new])
+        total = {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
+        events = []
+        for msg, message_id in zip(new, ids):
+            if not msg._parts_stored:  # parts stored earlier counted already
+                total = {"tokens_in": total["tokens_in"] + msg.tokens_in,
+                         "tokens_out": total["tokens_out"] + msg.tokens_out,
+                         "cost_usd": total["cost_usd"] + msg.cost_usd}
             self.stored.append((msg, message_id))  # marked stored once the transaction commits
-            self.event("message", {
+            events.append(NewEvent("message", {
                 "message_id": message_id, "role": msg.role, "kind": msg.kind, "round": msg.round,
                 "model": msg.model, "text": msg.text, "iteration": iteration, **(extra or {}),
-            }, node_id=node_id, role=msg.role, usage=usage if counted else None)
+            }, node_id=node_id, role=msg.role))
+        usage = total if any(total.values()) else None
+        if usage is not None and node_id is not None:
+            repo.add_node_usage(self.s, node_id, **usage)
+        if len(events) == 1:
+            self.event(events[0].type, events[0].payload, node_id=node_id, role=events[0].role, usage=usage)
+            return
+        append_events(self.s, self.campaign_id, events, usage=usage)
+        self.emitted.extend((e.type, e.payload, e.node_id) for e in events)
 
 
 # Context-local (each asyncio task sees its own): concurrent debates of one iteration do not mix.
@@ -170,6 +183,9 @@ class CampaignEngine:
         # Set by a worker to its lease check; called first in every write transaction.
         self.fence: Callable[[Any], None] | None = None
         self._novelty = NoveltyIndex()  # node ids are unique across campaigns, so one index serves them all
+        # LLM messages completed on the event loop and not stored yet (see _live_message); loop thread only.
+        self._live: list[tuple[_Speaking, TeamMessage, dict[str, Any] | None]] = []
+        self._live_timer: asyncio.TimerHandle | None = None
         register = getattr(team, "set_message_hook", None)
         if callable(register):
             register(self._live_message)  # LLM messages are stored and streamed as each one completes
@@ -233,15 +249,61 @@ class CampaignEngine:
             _SPEAKING.reset(token)
 
     def _live_message(self, msg: TeamMessage) -> None:
-        """The team's hook: store a message the moment it completes. A debate's messages precede the node
-        they lead to; they are stored with the parent in the payload and adopted by the node once it exists."""
+        """The team's hook: store a message soon after it completes. A debate's messages precede the node
+        they lead to; they are stored with the parent in the payload and adopted by the node once it exists.
+
+        On the event loop the message waits up to ``LIVE_FLUSH_S`` in a buffer: when the step it belongs to
+        writes first (a debate's node, an analysis), the message goes into that step's transaction, and
+        messages that complete close together share one. Answers that take seconds, as real models' do,
+        are each still stored (and streamed) within ``LIVE_FLUSH_S`` of arriving; fast ones no longer cost a
+        transaction apiece. What the buffer holds when the process is killed is lost with the unfinished
+        step it belongs to, which a resume runs again (README, "Durability")."""
         scope = _SPEAKING.get()
         if scope is None or msg._stored_id is not None:
             return  # outside a known call: stored with the call's result instead
         extra = {"parent_id": scope.parent_id} if scope.node_id is None and scope.parent_id is not None else None
-        self._message(scope.campaign_id, msg, node_id=scope.node_id, iteration=scope.iteration, extra=extra)
-        if msg._stored_id is not None:
-            scope.stored.append(msg._stored_id)
+        msg._taken_live = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop (a thread): store it now
+            self._store_live([(scope, msg, extra)])
+            return
+        self._live.append((scope, msg, extra))
+        if self._live_timer is None:
+            self._live_timer = loop.call_later(LIVE_FLUSH_S, self._flush_live_quietly)
+
+    def _flush_live(self) -> None:
+        """Store what the live buffer still holds: one transaction per campaign."""
+        pending = self._live
+        self._drop_live()
+        by_campaign: dict[str, list[tuple[_Speaking, TeamMessage, dict[str, Any] | None]]] = {}
+        for entry in pending:
+            if entry[1]._stored_id is None:  # a step's own transaction may have stored it meanwhile
+                by_campaign.setdefault(entry[0].campaign_id, []).append(entry)
+        for entries in by_campaign.values():
+            self._store_live(entries)
+
+    def _drop_live(self) -> None:
+        if self._live_timer is not None:
+            self._live_timer.cancel()
+            self._live_timer = None
+        self._live = []
+
+    def _flush_live_quietly(self) -> None:
+        """The timer's flush. A failure loses nothing: the messages stay on their objects, and the step's
+        own transaction, or the flush at the end of the run, stores them."""
+        try:
+            self._flush_live()
+        except Exception:  # noqa: BLE001 - LeaseLost included: the run's next write raises it where it counts
+            pass
+
+    def _store_live(self, entries: list[tuple[_Speaking, TeamMessage, dict[str, Any] | None]]) -> None:
+        with self._write(entries[0][0].campaign_id, durable=False) as tx:  # messages, usage and events only
+            for scope, msg, extra in entries:
+                tx.messages([msg], node_id=scope.node_id, iteration=scope.iteration, extra=extra)
+        for scope, msg, _extra in entries:
+            if msg._stored_id is not None:
+                scope.stored.append(msg._stored_id)
 
     def _message(self, campaign_id: str, msg: TeamMessage, *, node_id: int | None, iteration: int | None,
                  extra: dict[str, Any] | None = None) -> None:
@@ -279,6 +341,7 @@ class CampaignEngine:
             data_report = await self._until_interrupted(self._stages(campaign_id, config, problem))
             final, reason = "completed", "all iterations done"
         except LeaseLost:
+            self._drop_live()
             raise  # another worker owns the campaign now: record nothing, not even how this run ended
         except BaseException as exc:  # noqa: BLE001 - stop rules, provider trouble, or a real error
             stop = exc if isinstance(exc, StopCampaign) else _as_stop(exc)
@@ -344,6 +407,7 @@ class CampaignEngine:
             raise StopCampaign("paused", "interrupted while waiting on the team; resume to continue") from None
 
     def _finish(self, campaign_id: str, status: str, reason: str) -> None:
+        self._flush_live()  # messages of a step cut short by the stop keep their record and their usage
         active = time.monotonic() - getattr(self, "_segment_start", time.monotonic())
         with self._session() as s:
             campaign = repo.get_campaign(s, campaign_id)
@@ -396,6 +460,7 @@ class CampaignEngine:
                 report = DataReport(facts={"analysis_error": f"{type(exc).__name__}: {exc}"},
                                     report=f"# Data analysis failed\n\n{type(exc).__name__}: {exc}\n")
         facts = _jsonable(report.facts)
+        self._flush_live()  # the analyst's answer, if it is still in the live buffer, gets its row now
         if scope.stored:
             # The analyst's answer was stored as it arrived (with its usage); it becomes the report that
             # later steps and a resume read, rather than a second copy of the same words.

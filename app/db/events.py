@@ -25,7 +25,8 @@ pays no network round trip, so it keeps the two statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -147,6 +148,58 @@ def _append_in_one_statement(session: Session, values: dict[str, Any], added: di
     make_transient_to_detached(event)
     session.add(event)
     return event
+
+
+# Several events at once: the sequence moves by their number in one UPDATE, then one multi-row INSERT.
+_NEXT_SEQS = (
+    update(Campaign)
+    .where(Campaign.id == bindparam("seq_campaign_id"))
+    .values(last_event_seq=Campaign.last_event_seq + bindparam("seq_count"))
+    .returning(Campaign.last_event_seq)
+    .execution_options(synchronize_session=False)
+)
+_NEXT_SEQS_WITH_USAGE = _NEXT_SEQS.values(
+    {column: getattr(Campaign, column) + bindparam(f"add_{column}") for column in USAGE_COLUMNS})
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    payload: dict[str, Any]
+    node_id: int | None = None
+    role: str | None = None
+
+
+def append_events(
+    session: Session,
+    campaign_id: str,
+    events: Sequence[NewEvent],
+    *,
+    now: datetime | None = None,
+    usage: Mapping[str, float] | None = None,
+) -> None:
+    """Append events with consecutive ``seq`` numbers in two statements, however many there are: for a
+    step that stores several LLM messages at once (each has an event), where one ``append_event`` per
+    message would cost a statement each. ``usage`` is their summed usage, added to the campaign's totals
+    by the sequence UPDATE. No ORM objects are made. Raises :class:`NotFound` if the campaign does not
+    exist. Commit is the caller's job."""
+    if not events:
+        return
+    added = {f"add_{c}": usage.get(c, 0) for c in USAGE_COLUMNS} if usage else {}
+    session.flush()  # a row added just before may be what an event's foreign key names
+    bump = _NEXT_SEQS_WITH_USAGE if added else _NEXT_SEQS
+    last = session.execute(bump, {"seq_campaign_id": campaign_id, "seq_count": len(events), **added}
+                           ).scalar_one_or_none()
+    if last is None:
+        raise NotFound(f"campaign {campaign_id!r}")
+    first, created = last - len(events) + 1, now or utcnow()
+    session.execute(insert(_EVENTS), [
+        {"campaign_id": campaign_id, "seq": first + i, "type": e.type, "node_id": e.node_id, "role": e.role,
+         "payload": e.payload, "created_at": created} for i, e in enumerate(events)])
+    loaded = session.identity_map.get(session.identity_key(Campaign, campaign_id))
+    if loaded is not None:
+        set_committed_value(loaded, "last_event_seq", last)
+        session.expire(loaded, ["updated_at", *(USAGE_COLUMNS if added else ())])
 
 
 def list_events(

@@ -583,6 +583,17 @@ def insert_message(session: Session, values: dict[str, Any]) -> int:
     return int(session.execute(_INSERT_MESSAGE, values).scalar_one())
 
 
+_INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+
+
+def insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Several messages in one multi-row ``INSERT ... RETURNING id`` (ids in the order of ``rows``); see
+    :func:`insert_message`. Every row must name the same columns."""
+    if len(rows) == 1:
+        return [insert_message(session, rows[0])]
+    return [int(i) for i in session.execute(_INSERT_MESSAGES, rows).scalars()]
+
+
 def add_node_usage(session: Session, node_id: int, *, tokens_in: int = 0, tokens_out: int = 0,
                    cost_usd: float = 0.0) -> None:
     """Atomically add an LLM call's usage to a node's totals."""

@@ -165,3 +165,43 @@ def test_an_event_can_carry_a_messages_usage_into_the_campaign_totals(db: Databa
         assert message.created_at.utcoffset() == timedelta(0) and message.node_id is None
     with db.session_scope() as s, pytest.raises(NotFound):
         repo.append_event(s, "no-such-campaign", "message", usage={"tokens_in": 1})
+
+
+def test_a_batch_of_messages_and_their_events_costs_three_statements(db: Database) -> None:
+    """A step storing several LLM messages at once on PostgreSQL: one multi-row INSERT for the rows (ids in
+    order), one sequence bump carrying their summed usage, one multi-row INSERT for the events, whatever their number."""
+    from sqlalchemy import event as sa_event
+
+    from app.db.events import NewEvent, append_events
+
+    (campaign_id,) = _campaigns(db, 1)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with db.session_scope() as s:
+        repo.append_event(s, campaign_id, "before")
+        campaign = repo.get_campaign(s, campaign_id)
+        sa_event.listen(db.engine, "after_cursor_execute", count)
+        try:
+            ids = repo.insert_messages(s, [{"campaign_id": campaign_id, "role": role, "text": text, "tokens_in": n}
+                                           for role, text, n in [("proposer", "a", 1), ("critic", "b", 2),
+                                                                 ("proposer", "c", 4)]])
+            append_events(s, campaign_id, [NewEvent("message", {"message_id": i}, role="x") for i in ids],
+                          usage={"tokens_in": 7, "cost_usd": 0.5})
+        finally:
+            sa_event.remove(db.engine, "after_cursor_execute", count)
+        assert campaign.last_event_seq == 4 and campaign.tokens_in == 7
+    # SQLite does not promise RETURNING order for a multi-row INSERT, so SQLAlchemy sends it row by row
+    # there (no round trip to save); the events' INSERT is one executemany on both.
+    assert len(statements) == (3 if db.dialect_name == "postgresql" else 5), statements
+    with db.session_scope(readonly=True) as s:
+        assert [(m.id, m.text) for m in repo.list_messages(s, campaign_id)] == list(zip(ids, "abc"))
+        events = repo.list_events(s, campaign_id)
+        assert [(e.seq, e.type, e.payload.get("message_id")) for e in events] == [
+            (1, "before", None), (2, "message", ids[0]), (3, "message", ids[1]), (4, "message", ids[2])]
+        campaign = repo.get_campaign(s, campaign_id)
+        assert (campaign.tokens_in, campaign.cost_usd, campaign.last_event_seq) == (7, 0.5, 4)
+    with db.session_scope() as s, pytest.raises(NotFound):
+        append_events(s, "no-such-campaign", [NewEvent("message", {})])

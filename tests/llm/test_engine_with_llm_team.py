@@ -79,7 +79,11 @@ def run_with_fresh_team(db, tmp_path, evaluator, base_url: str, campaign_id: str
         asyncio.run(team.aclose())
 
 
-def test_engine_runs_a_campaign_with_the_llm_team(tmp_path) -> None:
+def test_engine_runs_a_campaign_with_the_llm_team(tmp_path, monkeypatch) -> None:
+    # Every answer is flushed from the live buffer at the loop's next turn, as an answer slower than
+    # LIVE_FLUSH_S is (this fake answers in milliseconds; tests/campaigns/test_commit_budget.py checks that
+    # fast answers share their step's transaction instead).
+    monkeypatch.setattr("app.campaigns.engine.LIVE_FLUSH_S", 0.0)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade_database(url)
     db = Database(url)
