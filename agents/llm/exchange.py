@@ -60,6 +60,19 @@ CONTINUE_PROMPT = (
 )
 
 
+def without_echo(tail: str) -> tuple[str, bool]:
+    """A continuation up to where it repeats our own request to continue, and whether it did.
+
+    Small models asked to continue often answer with the request itself, verbatim or inside the code
+    (SmolLM2-135M did both); stitched in, our words would land in the candidate's source. What comes before
+    the echo is kept; an answer that only echoes ends the continuing (the answer stays cut)."""
+    probe = CONTINUE_PROMPT[:48]
+    at = tail.find(probe)
+    if at < 0:
+        return tail, False
+    return tail[:at].rstrip(), True
+
+
 def stitch(head: str, tail: str) -> str:
     """Joins an answer cut at the token limit with its continuation.
 
@@ -193,6 +206,7 @@ class Caller:
         responses = [response]
         text = response.text
         failure: BaseException | None = None
+        echoes = 0
         # An empty cut answer (a reasoning model that spent the limit thinking) has nothing to continue.
         while (response.truncated and text.strip()
                and len(responses) <= (0 if self.legacy_requests else self.continuations)):
@@ -206,7 +220,11 @@ class Caller:
                 failure = exc  # the parts already paid for are still handed on as a message, then it raises
                 break
             responses.append(response)
-            text = stitch(text, response.text)
+            tail, echoed = without_echo(response.text)
+            text = stitch(text, tail)
+            if echoed:
+                echoes += 1
+                break  # asked again, it would only echo again
         message = TeamMessage(
             role=role, text=text, kind=kind, round=round, model=first.model,
             prompt_version=prompt_version, tokens_in=sum(r.input_tokens for r in responses),
@@ -219,7 +237,8 @@ class Caller:
                      "structured_output": first.structured,
                      **({"structured_fallback": first.structured_fallback} if first.structured_fallback else {}),
                      **({"continuations": len(responses) - 1} if len(responses) > 1 else {}),
-                     **({"truncated": True} if response.truncated else {}),
+                     **({"truncated": True} if response.truncated or echoes else {}),
+                     **({"continuation_echoed": True} if echoes else {}),
                      **(payload or {})},
         )
         if self.on_message is not None:
@@ -288,6 +307,9 @@ class Caller:
                 check_candidate(answer.code, policy)
                 if must_change and candidates and answer.code.strip() == candidates[0].strip():
                     raise EditError("the code is identical to the code you were given; make the change")
+                if (msg.payload or {}).get("truncated"):
+                    # Still cut after the continuations: code that happens to parse is still incomplete.
+                    raise EditError("the answer ends where the token limit cut it")
             except (EditError, ContractViolation) as exc:
                 reason = str(exc)
                 if (msg.payload or {}).get("truncated"):

@@ -171,6 +171,25 @@ def test_code_still_cut_after_the_continuations_is_sent_back_asking_for_edits() 
     assert second.payload["mode"] == "edits" and "DEGREE = 5" in code.code
 
 
+def test_a_continuation_that_echoes_the_request_is_not_stitched_into_the_code() -> None:
+    """SmolLM2-135M answered 'continue' with our own request, which then sat in the module's source and in
+    the history the next attempt read; now the echo is dropped, continuing stops, and the cut answer goes
+    back although what was stitched happens to parse (``y = tx = 1``): a cut answer is never run."""
+    script = RoleScript({"engineer": [Reply(WHOLE), Reply("x = 1\n" + CONTINUE_PROMPT),
+                                      edit("DEGREE = 1", "DEGREE = 5")]})
+    with FakeOpenAIServer(default=script) as srv:
+        team = _team(srv, options=TeamOptions(max_tokens={"engineer": 30}, continuations=2))
+        code = asyncio.run(team.engineer(context(), PROPOSAL))
+        requests = [r.json for r in srv.requests]
+    assert len(requests) == 3  # the answer, one continuation (echoed), the request for edits
+    assert "cut off at the output-token limit" in requests[2]["messages"][-1]["content"]
+    history = " ".join(m["content"] for m in requests[2]["messages"] if m["role"] == "assistant")
+    assert CONTINUE_PROMPT[:30] not in history and history.endswith("x = 1")
+    first, second = code.messages
+    assert first.payload["continuation_echoed"] is True and first.payload["truncated"] is True
+    assert CONTINUE_PROMPT[:30] not in first.text and "DEGREE = 5" in code.code
+
+
 def test_a_cut_json_answer_is_continued_before_it_is_parsed() -> None:
     full = json.dumps({"title": "Quintic polynomial fit", "rationale": "Raise DEGREE from 1 to 5 " * 4})
     answers = {"proposer": [Reply(full[:80], finish_reason="length"), Reply(full[80:])]}
