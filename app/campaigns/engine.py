@@ -742,13 +742,19 @@ class CampaignEngine:
                 tx.event("node.skipped", {"reason": reason, "duplicate_of": other}, node_id=node_id)
                 return "skipped_duplicate"
             repo.set_node_status(tx.s, node_id, "running")
+            # Without a smoke run the full evaluation starts next: announced with the status change.
+            announced = config.smoke_seconds <= 0
+            if announced:
+                tx.event("evaluation.started", {"budget": config.candidate_budget() or {}}, node_id=node_id)
         ctx: ProposalContext | None = None  # the debugger's view of the parent, built when first needed
         current = CandidateCode(code=code_text, design=design)
         attempts = 0
         evaluations = 0
         timings: dict[str, float] = {}
         while True:
-            result, stage = await self._cascade(campaign_id, config, problem, node_id, current.code, timings)
+            result, stage = await self._cascade(campaign_id, config, problem, node_id, current.code, timings,
+                                                announced=announced)
+            announced = False
             if self.cancel.is_set():
                 # Interrupted, not failed: leave the node pending so a resume evaluates it from scratch.
                 with self._session() as s:
@@ -792,8 +798,9 @@ class CampaignEngine:
                                          timings, title, parent_id)
 
     async def _cascade(self, campaign_id: str, config: CampaignConfig, problem: Any, node_id: int, code: str,
-                       timings: dict[str, float]) -> tuple[EvaluationResult, str]:
-        """A short smoke run first (when enabled), the full budget only for code that survived it."""
+                       timings: dict[str, float], *, announced: bool = False) -> tuple[EvaluationResult, str]:
+        """A short smoke run first (when enabled), the full budget only for code that survived it.
+        ``announced``: the caller wrote this full run's ``evaluation.started`` already."""
         if config.smoke_seconds > 0:
             start = time.monotonic()
             smoke = await asyncio.to_thread(self.evaluator.evaluate, code, problem, seed=config.seed,
@@ -804,7 +811,8 @@ class CampaignEngine:
             if smoke.status != "succeeded":
                 return smoke, "smoke"
         budget = config.candidate_budget()
-        self._event(campaign_id, "evaluation.started", {"budget": budget or {}}, node_id=node_id)
+        if not announced:
+            self._event(campaign_id, "evaluation.started", {"budget": budget or {}}, node_id=node_id)
         last = {"t": 0.0}
 
         def on_log(record: dict[str, Any]) -> None:

@@ -417,18 +417,19 @@ def set_node_status(
     now: datetime | None = None,
     **fields: Any,
 ) -> Node:
-    """Change status; stamps ``started_at`` on running and ``finished_at``/``wall_seconds`` when terminal."""
+    """Change status; stamps ``started_at`` on running and ``finished_at``/``wall_seconds`` when terminal.
+    One UPDATE with the other ``fields`` (and with a score set just before, see :func:`record_node_score`)."""
     status = NodeStatus(status)
     now = now or utcnow()
-    node = update_node(session, node_id, status=status, **fields)
+    node: Node = _require(session, Node, node_id)
+    stamps: dict[str, Any] = {}
     if status is NodeStatus.RUNNING and node.started_at is None:
-        node.started_at = now
+        stamps["started_at"] = now
     if status in TERMINAL_NODE_STATUSES:
-        node.finished_at = now
+        stamps["finished_at"] = now
         if node.started_at is not None and node.wall_seconds is None:
-            node.wall_seconds = (now - node.started_at).total_seconds()
-    session.flush()
-    return node
+            stamps["wall_seconds"] = (now - node.started_at).total_seconds()
+    return update_node(session, node_id, status=status, **{**stamps, **fields})
 
 
 def record_node_score(
@@ -450,7 +451,8 @@ def record_node_score(
     node.score = float(score)
     if metrics is not None:
         node.metrics = metrics
-    session.flush()
+    # Not flushed here: the champion UPDATE below touches the campaign only, and the status change that
+    # follows a score writes the node's row once for both (or the commit does).
     if not math.isfinite(score):
         return False
     result = session.execute(
