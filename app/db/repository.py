@@ -455,15 +455,16 @@ def record_node_score(
     # follows a score writes the node's row once for both (or the commit does).
     if not math.isfinite(score):
         return False
-    result = session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == node.campaign_id,
-            or_(Campaign.best_score.is_(None), Campaign.best_score > score),
+    with session.no_autoflush:
+        result = session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == node.campaign_id,
+                or_(Campaign.best_score.is_(None), Campaign.best_score > score),
+            )
+            .values(best_score=float(score), champion_node_id=node.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(best_score=float(score), champion_node_id=node.id)
-        .execution_options(synchronize_session=False)
-    )
     _refresh_loaded(session, Campaign, node.campaign_id, ["best_score", "champion_node_id", "updated_at"])
     return result.rowcount == 1
 
