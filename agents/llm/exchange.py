@@ -250,12 +250,17 @@ class Caller:
     async def ask_structured(self, role: str, kind: str, messages: list[ChatMessage], model: type[M], *,
                              repair: Callable[[str], str], repairs: int, index: int, node: str | None,
                              prompt_version: str, round: int | None = None,
-                             check: Callable[[M], None] | None = None) -> tuple[M, list[TeamMessage]]:
+                             check: Callable[[M], None] | None = None,
+                             narrow: Callable[[ResponseSchema], ResponseSchema] | None = None,
+                             ) -> tuple[M, list[TeamMessage]]:
         """Asks, validates against ``model`` (then ``check``, which may raise ``ParseError``), and on failure
-        sends the same model up to ``repairs`` repair requests quoting the error."""
+        sends the same model up to ``repairs`` repair requests quoting the error. ``narrow`` tightens the
+        schema sent to the server to what ``check`` accepts (see ``ResponseSchema.with_choices``)."""
         history = list(messages)
         exchanges: list[TeamMessage] = []
         schema = ResponseSchema.for_model(kind, model)
+        if narrow is not None:
+            schema = narrow(schema)
         text, msg = await self.ask(role, kind, history, index=index, node=node, prompt_version=prompt_version,
                                    round=round, json_answer=True, schema=schema)
         exchanges.append(msg)

@@ -436,6 +436,7 @@ class LLMTeam:
             draft, exchanges = await self.caller.ask_structured(
                 role, "vote", messages, VoteDraft, index=selector, node=None, prompt_version=self._version(role),
                 repairs=self.options.repair_attempts, check=check,
+                narrow=lambda schema: schema.with_choices("votes", ids, as_list=True),
                 repair=lambda error: self.prompts[role].render("repair", {"error": error}))
             votes = [actual(v) for v in dict.fromkeys(v for v in draft.votes if v in ids)][:max(k, 0)]
             dropped = [v for v in draft.votes if v not in ids]
@@ -481,6 +482,7 @@ class LLMTeam:
             choice, exchanges = await self.caller.ask_structured(
                 role, "retrieval", messages, CardChoice, index=ctx.seed, node=_node_key(ctx),
                 prompt_version=self._version(role), repairs=self.options.repair_attempts, check=check,
+                narrow=lambda schema: schema.with_choices("card", sorted(by_id), nullable=True),
                 repair=lambda error: self.prompts[role].render("repair", {"error": error}))
         except StructuredAnswerError as exc:
             return None, _merge(exc.messages, role=role, kind="retrieval", text=f"no card: {exc}",

@@ -44,6 +44,20 @@ class ResponseSchema(BaseModel):
         return cls(name=name, schema=_for_decoding(model.model_json_schema()), description=description)
 
 
+    def with_choices(self, field: str, choices: list[Any], *, nullable: bool = False,
+                     as_list: bool = False) -> ResponseSchema:
+        """The same schema with one top-level property restricted to ``choices`` (an ``enum``; a list of
+        them with ``as_list``): a server that decodes with the schema can then only name a card on the
+        shortlist or a candidate node, instead of being told so in a repair request afterwards."""
+        allowed: dict[str, Any] = {"enum": list(choices)}
+        if as_list:
+            allowed = {"type": "array", "items": allowed}
+        if nullable:
+            allowed = {"anyOf": [allowed, {"type": "null"}]}
+        schema = {**self.schema_, "properties": {**self.schema_.get("properties", {}), field: allowed}}
+        return self.model_copy(update={"schema_": schema})
+
+
 # Grammar-constrained decoders (llama.cpp's server, and the servers built on its JSON-schema converter)
 # unroll a bounded repetition into one grammar rule per allowed count: ``maxLength: 20000`` on a string
 # became 20,000 nested rules and killed llama-cpp-python's server outright (seen with the proposal's
