@@ -60,6 +60,24 @@ def is_schema_refusal(exc: ProviderRequestError) -> bool:
     return exc.status in _REFUSAL_STATUSES and bool(_SCHEMA_REFUSAL.search(text))
 
 
+# OpenAI's wording, which vLLM and llama-cpp-python's server repeat: "This model's maximum context length is
+# 8192 tokens. However, you requested 9518 tokens (8318 in the messages, 1200 in the completion)."
+_CONTEXT_OVERFLOW = re.compile(r"maximum context length is (\d+) tokens.*?\((\d+) in the messages", re.S)
+MIN_SHRUNK_OUTPUT = 64  # an answer cap below this is not worth asking for
+
+
+def room_left(exc: ProviderRequestError) -> int | None:
+    """The output tokens that still fit when the server refused a request for outgrowing the model's
+    context (the prompt fits, prompt + answer cap does not), or None when that is not why."""
+    if exc.status not in (400, 413, 422):
+        return None
+    found = _CONTEXT_OVERFLOW.search(f"{exc.server_message or ''} {exc.detail}")
+    if found is None:
+        return None
+    room = int(found.group(1)) - int(found.group(2)) - 16  # a margin for the chat template's own tokens
+    return room if room >= MIN_SHRUNK_OUTPUT else None
+
+
 @dataclass(frozen=True)
 class ParsedReply:
     text: str
@@ -178,6 +196,17 @@ class HttpChatProvider(ABC):
                 attempts += attempts_before
                 break
             except ProviderRequestError as exc:
+                room = room_left(exc)
+                cap = self._max_tokens(request)
+                if room is not None and (cap is None or room < cap):
+                    # The prompt fits but not with this answer cap: ask once more for a shorter answer
+                    # (it may come back cut, and is then continued) instead of failing the step.
+                    logger.warning("%s model=%s: prompt + answer cap exceed the context (HTTP %s: %s); "
+                                   "asking again with max_tokens=%d", self.name, model, exc.status,
+                                   exc.server_message or exc.detail, room)
+                    request = request.model_copy(update={"max_tokens": room})
+                    attempts_before += 1
+                    continue
                 if not (structured and self.structured_output == "auto" and is_schema_refusal(exc)):
                     raise
                 attempts_before += 1

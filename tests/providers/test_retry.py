@@ -264,3 +264,32 @@ def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
 )
 def test_parse_retry_after(headers, expected) -> None:
     assert parse_retry_after(headers, NOW) == (pytest.approx(expected) if expected is not None else None)
+
+
+# ------------------------------------------------------------------------------- context overflow
+OVERFLOW = ("This model's maximum context length is 8192 tokens. However, you requested 9518 tokens "
+            "(8318 in the messages, 1200 in the completion). Please reduce the length of the messages or completion.")
+
+
+def test_a_prompt_that_fits_without_its_answer_cap_is_asked_again_with_the_room_left(sleeps, rng) -> None:
+    """llama.cpp's server (and OpenAI, vLLM) refuse prompt + max_tokens beyond the context with a 400 that
+    says how many tokens the prompt took: the request goes again with the cap that fits, once."""
+    overflow = OVERFLOW.replace("8318 in the messages", "7000 in the messages")
+    with FakeOpenAIServer(script=[Status(400, overflow), "short answer"]) as srv:
+        resp = asyncio.run(_provider(srv.base_url, sleeps, rng).complete(
+            REQ.model_copy(update={"max_tokens": 1200})))
+        caps = [r.json.get("max_tokens") for r in srv.requests]
+    assert resp.text == "short answer" and resp.attempts == 2
+    assert caps == [1200, 8192 - 7000 - 16]
+
+
+def test_a_prompt_that_leaves_no_room_still_fails_the_call(sleeps, rng) -> None:
+    with FakeOpenAIServer(script=[Status(400, OVERFLOW.replace("8318", "8170")), Status(400, OVERFLOW), "never"]) as srv:
+        with pytest.raises(ProviderRequestError, match="maximum context length"):
+            _complete(_provider(srv.base_url, sleeps, rng))
+        assert len(srv.requests) == 1  # 8192 - 8170 leaves no answer worth asking for
+    with FakeOpenAIServer(script=[Status(400, OVERFLOW.replace("8318", "7000")), Status(400, OVERFLOW.replace("8318", "7000")),
+                                  "never"]) as srv:
+        with pytest.raises(ProviderRequestError):
+            asyncio.run(_provider(srv.base_url, sleeps, rng).complete(REQ.model_copy(update={"max_tokens": 1200})))
+        assert len(srv.requests) == 2  # shrunk once; the same refusal at the shrunk cap is final
