@@ -296,7 +296,9 @@ def test_the_nonlinear_operator_example_is_what_its_script_computes_and_no_linea
     # The first training solutions, recomputed from the same random draws (rows come first in the stream).
     fine = np.linspace(0.0, 1.0, 401)
     first = dr.sources(np.random.default_rng(dr.SEED), 3, fine)
-    np.testing.assert_allclose(dr.outputs(first, fine, 201, 1e-3), s[:3], rtol=0, atol=1e-10)
+    # Not bit for bit: BLAS picks other kernels for 3 rows than for the 1,200 the data was made with, and
+    # per CPU; over 1,000 time steps that moves the solutions by ~1e-7 (seen on a CI machine), on values ~0.3.
+    np.testing.assert_allclose(dr.outputs(first, fine, 201, 1e-3), s[:3], rtol=0, atol=1e-6)
     # Clearly nonlinear: the best affine map of the sensor values leaves a large held-out error.
     weights, *_ = np.linalg.lstsq(np.c_[u, np.ones(len(u))], s, rcond=None)
     guess = np.c_[data.query_inputs["u"], np.ones(len(data.query_inputs["u"]))] @ weights
