@@ -130,13 +130,11 @@ class _Tx:
             "tokens_in": msg.tokens_in, "tokens_out": msg.tokens_out, "latency_s": msg.latency_s,
             "cost_usd": msg.cost_usd,
         } for msg in new])
-        total = {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
+        counted = [msg for msg in new if not msg._parts_stored]  # parts stored earlier counted already
+        total = {"tokens_in": sum(m.tokens_in for m in counted), "tokens_out": sum(m.tokens_out for m in counted),
+                 "cost_usd": sum(m.cost_usd for m in counted)}
         events = []
         for msg, message_id in zip(new, ids):
-            if not msg._parts_stored:  # parts stored earlier counted already
-                total = {"tokens_in": total["tokens_in"] + msg.tokens_in,
-                         "tokens_out": total["tokens_out"] + msg.tokens_out,
-                         "cost_usd": total["cost_usd"] + msg.cost_usd}
             self.stored.append((msg, message_id))  # marked stored once the transaction commits
             events.append(NewEvent("message", {
                 "message_id": message_id, "role": msg.role, "kind": msg.kind, "round": msg.round,
@@ -273,15 +271,19 @@ class CampaignEngine:
             self._live_timer = loop.call_later(LIVE_FLUSH_S, self._flush_live_quietly)
 
     def _flush_live(self) -> None:
-        """Store what the live buffer still holds: one transaction per campaign."""
-        pending = self._live
+        """Store what the live buffer still holds: one transaction per campaign. What a failed transaction
+        should have stored goes back into the buffer (for the flush at the end of the run)."""
+        pending = [entry for entry in self._live if entry[1]._stored_id is None]  # a step may have stored it
         self._drop_live()
         by_campaign: dict[str, list[tuple[_Speaking, TeamMessage, dict[str, Any] | None]]] = {}
         for entry in pending:
-            if entry[1]._stored_id is None:  # a step's own transaction may have stored it meanwhile
-                by_campaign.setdefault(entry[0].campaign_id, []).append(entry)
-        for entries in by_campaign.values():
-            self._store_live(entries)
+            by_campaign.setdefault(entry[0].campaign_id, []).append(entry)
+        try:
+            for entries in by_campaign.values():
+                self._store_live(entries)
+        except Exception:
+            self._live = [entry for entry in pending if entry[1]._stored_id is None] + self._live
+            raise
 
     def _drop_live(self) -> None:
         if self._live_timer is not None:
@@ -290,17 +292,21 @@ class CampaignEngine:
         self._live = []
 
     def _flush_live_quietly(self) -> None:
-        """The timer's flush. A failure loses nothing: the messages stay on their objects, and the step's
-        own transaction, or the flush at the end of the run, stores them."""
+        """The timer's flush. A failure loses nothing: the messages stay in the buffer, and the step's own
+        transaction, or the flush at the end of the run, stores them."""
         try:
             self._flush_live()
         except Exception:  # noqa: BLE001 - LeaseLost included: the run's next write raises it where it counts
             pass
 
     def _store_live(self, entries: list[tuple[_Speaking, TeamMessage, dict[str, Any] | None]]) -> None:
+        # One call (one multi-row INSERT) per speaking scope: its messages share node, iteration and extra.
+        by_scope: dict[int, tuple[_Speaking, dict[str, Any] | None, list[TeamMessage]]] = {}
+        for scope, msg, extra in entries:
+            by_scope.setdefault(id(scope), (scope, extra, []))[2].append(msg)
         with self._write(entries[0][0].campaign_id, durable=False) as tx:  # messages, usage and events only
-            for scope, msg, extra in entries:
-                tx.messages([msg], node_id=scope.node_id, iteration=scope.iteration, extra=extra)
+            for scope, extra, msgs in by_scope.values():
+                tx.messages(msgs, node_id=scope.node_id, iteration=scope.iteration, extra=extra)
         for scope, msg, _extra in entries:
             if msg._stored_id is not None:
                 scope.stored.append(msg._stored_id)
