@@ -313,7 +313,7 @@ class Proposer:
         now has the better case), ``narrowed`` (a change dropped), ``renumbered`` (same move, other
         numbers) or ``accepted`` (the case for the plan stands, and the message says why)."""
         if not self.choice:
-            return "Without a supported move I keep the plan to retune the learning rate.", "accepted"
+            return f"Without a supported move I keep the plan to {self._fallback()}.", "accepted"
         penalty: dict[str, float] = {}
         support: dict[str, float] = {}
         for obj in objections:
@@ -420,7 +420,7 @@ class Proposer:
         if facts:
             lines.append("What the data analysis tells me: " + facts)
         if not self.choice:
-            lines.append("I see no change the evidence supports; I will retune the learning rate.")
+            lines.append(f"I see no change the evidence supports; I will {self._fallback()}.")
             return " ".join(lines)
         first = self.choice[0]
         lines.append(f"My main proposal is to {first.move.title}: {'; '.join(first.reasons)}.")
@@ -443,6 +443,12 @@ class Proposer:
             )
         return " ".join(lines)
 
+    def _fallback(self) -> str:
+        """What ``plan`` does when no move is chosen, in words."""
+        if is_closed_form(self.parent):
+            return "strengthen the ridge penalty" if self.parent.operator is not None else "try the other kernel"
+        return "retune the learning rate"
+
     def plan(self) -> tuple[Design, str]:
         design = self.parent
         applied = []
@@ -453,10 +459,13 @@ class Proposer:
             numbers = ", ".join(f"{k} x{v:.2g}" if not _absolute(option.move.id, k) else f"{k} {v:.2g}"
                                 for k, v in values.items())
             applied.append(option.move.title + (f" ({numbers})" if numbers else ""))
-        if not self.choice and is_closed_form(design):
-            assert design.operator is not None
+        if not self.choice and is_closed_form(design) and design.operator is not None:
             design = design.evolve(operator={"ridge": min(1e3, max(1e-12, design.operator.ridge * 10))})
             applied.append("strengthen the ridge penalty tenfold")
+        elif not self.choice and is_closed_form(design) and design.regression is not None:
+            kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"
+            design = design.evolve(regression={"gp_kernel": kernel})
+            applied.append("try the other kernel family")
         elif not self.choice:
             design = design.evolve(optim={"lr": max(2e-5, design.optim.lr * 0.5)})
             applied.append("halve the learning rate")
@@ -555,7 +564,8 @@ class Critic:
             elif c.parent_score is not None and entry.score >= c.parent_score:
                 out.append(Objection(
                     move.id, f"{label} applied '{move.title}' and got {_fmt(entry.score)}, no better than the "
-                    f"parent's {_fmt(c.parent_score)}", 1.5, "tree", numbers=tunable))
+                    f"parent's {_fmt(c.parent_score)}", 1.5, "tree", numbers=tunable,
+                    drop=not tunable))  # no other numbers to try: as a second change, leave it out
             else:
                 out.append(Objection(
                     move.id, f"{label} already explores '{move.title}' ({_fmt(entry.score)}); a second child "
@@ -587,6 +597,8 @@ class Critic:
         try:
             after = first.move.apply(c.parent_design, e)
         except ValueError:
+            return []
+        if is_closed_form(after):  # no optimiser steps to run short of
             return []
         before_steps = estimated_steps(c.parent_design, facts, c.budget_seconds)
         after_steps = estimated_steps(after, facts, c.budget_seconds)
@@ -774,9 +786,16 @@ class Critic:
                 design = design.evolve(optim={"float64_finish": False})
                 notes.append("A float64 phase would eat a third of too few steps; I drop it.")
                 amendments.append("no_float64")
-        elif is_closed_form(design):
+        elif is_closed_form(design) and design.operator is not None:
             notes.append(
                 "The least-squares fit is closed form and takes well under a second: no budget concern."
+            )
+        elif is_closed_form(design):
+            assert design.regression is not None
+            n = min(int(facts.get("n_samples") or 0), design.regression.gp_points)
+            notes.append(
+                f"The Gaussian process factorises a {n}x{n} covariance per likelihood evaluation "
+                f"(~{n ** 3 / 3e9:.2g} GFlop); a few dozen evaluations per start fit the budget."
             )
         else:
             steps = estimated_steps(design, facts, c.budget_seconds)
@@ -916,6 +935,9 @@ def debate(
 def _distinct(context: ProposalContext, design: Design) -> tuple[Design, list[str]]:
     """Without a critic the proposer still avoids re-proposing an evaluated design."""
     known = {context.parent_design.key()} | {s.key for s in context.siblings + context.uncles if s.key}
+    if design.key() in known and design.regression is not None and design.regression.model == "gaussian_process":
+        kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"  # a GP has no learning rate
+        return design.evolve(regression={"gp_kernel": kernel}), ["distinct"]
     if design.key() in known:
         return design.evolve(optim={"lr": design.optim.lr * 0.7}), ["distinct"]
     return design, []
@@ -932,9 +954,11 @@ def _final_proposal(
         title = _capitalise(" + ".join(titles))
         why = " ".join(f"{_capitalise(o.move.title)}: {o.reasons[0]}." for o in choice)
     else:
+        fallback = proposer._fallback()
         title, why = (
-            "Retune the learning rate",
-            "No move is supported by the evidence; a smaller step is cheap.",
+            _capitalise(fallback),
+            "No move is supported by the evidence; "
+            + ("a smaller step is cheap." if "learning rate" in fallback else "a small change is cheap."),
         )
     rationale = why
     if amendments:

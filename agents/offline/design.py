@@ -24,6 +24,8 @@ Sampling = Literal["uniform", "rad"]
 Schedule = Literal["none", "exponential", "cosine"]
 OperatorModel = Literal["deeponet", "fno", "random_features"]
 InputNorm = Literal["none", "global", "per_sensor"]
+RegressionModel = Literal["network", "gaussian_process"]
+GPKernel = Literal["rbf", "matern52"]
 
 #: the largest Fourier-feature scale a design may carry (moves derive theirs from the data and clamp to it)
 MAX_FOURIER_SIGMA = 1000.0
@@ -256,6 +258,18 @@ class Regression(_Strict):
         json_schema_extra=_LATER,
     )
     ensemble: int = Field(1, ge=1, le=16)
+    model: RegressionModel = Field(
+        "network",
+        description="a trained network, or exact Gaussian-process regression (no network, no optimiser steps "
+        "but the marginal likelihood's)",
+        json_schema_extra=_LATER,
+    )
+    gp_kernel: GPKernel = Field("rbf", description="the GP's covariance: squared exponential or Matern 5/2",
+                                json_schema_extra=_LATER)
+    gp_points: int = Field(
+        1500, ge=50, le=4000, description="samples per piece the GP is fitted on (a seeded draw beyond that)",
+        json_schema_extra=_LATER,
+    )
 
     @model_validator(mode="after")
     def _axes_match_points(self) -> Regression:
@@ -277,7 +291,10 @@ class Regression(_Strict):
             else:
                 where = ", ".join(f"{p:.3g}" for p in self.split_points)
             parts.append(f"piecewise fit split at {where}")
-        if self.ensemble > 1:
+        if self.model == "gaussian_process":
+            kernel = "squared-exponential" if self.gp_kernel == "rbf" else "Matern 5/2"
+            parts.append(f"Gaussian process ({kernel} kernel, ARD length scales, on up to {self.gp_points} samples)")
+        if self.ensemble > 1 and self.model == "network":
             parts.append(f"ensemble of {self.ensemble}")
         if not (self.standardise_inputs and self.standardise_outputs):
             parts.append(
@@ -361,6 +378,8 @@ class Design(_Strict):
             return f"Operator: {model}; {self.optim.summary()}, batch {self.optim.batch_size}"
         assert self.regression is not None
         extra = self.regression.summary()
+        if self.regression.model == "gaussian_process":
+            return f"Regression: {extra} (no network)"
         return (
             f"Regression: {self.network.summary()}{'; ' + extra if extra else ''}; "
             f"{self.optim.summary()}, batch {self.optim.batch_size}"

@@ -799,6 +799,88 @@ def _ensemble_apply(d: Design, e: Evidence) -> Design:
     return d.evolve(regression={"ensemble": 3})
 
 
+#: beyond this many samples per piece the GP fits its hyperparameters on a seeded subset (Design caps it)
+GP_MAX_POINTS = 4000
+
+
+def _is_gp(d: Design) -> bool:
+    return d.regression is not None and d.regression.model == "gaussian_process"
+
+
+def _gp_applies(d: Design, e: Evidence) -> bool:
+    n = int(e.facts.get("n_samples") or 0)
+    return d.regression is not None and not _is_gp(d) and n >= 8
+
+
+def _gp_relevance(d: Design, e: Evidence) -> Relevance:
+    n = int(e.facts.get("n_samples") or 0)
+    dims = len(e.facts.get("x_min") or [1])
+    noise = e.facts.get("noise_to_signal")
+    score = 1.0
+    reasons = [
+        "an exact Gaussian process weighs data fit against smoothness through its marginal likelihood, "
+        "so its length scales and noise level come from the data rather than from a training schedule"
+    ]
+    if n <= 2000:
+        score += 1.2
+        heard = f" (the analyst estimates ~{noise:.1%} noise)" if noise else ""
+        reasons = [
+            f"with {n} samples in {dims} input(s), exact Gaussian-process regression is the standard "
+            f"small-data regressor: it estimates the noise{heard} from the marginal likelihood instead of "
+            "fitting it, and needs no optimiser steps beyond a few dozen likelihood evaluations"
+        ]
+    elif n > GP_MAX_POINTS:
+        score -= 0.6
+        reasons.append(f"(but with {n} samples it must fit on a subset of {GP_MAX_POINTS // 2})")
+    if dims > 6:
+        score -= 0.5
+        reasons.append(f"(a stationary kernel over {dims} inputs needs many samples to resolve each direction)")
+    if e.facts.get("jumps") and not (d.regression and d.regression.split_at_jumps):
+        score -= 0.8
+        reasons.append("(a stationary kernel smears a jump, so it belongs on the pieces of a split fit)")
+    return score, reasons
+
+
+def _gp_apply(d: Design, e: Evidence) -> Design:
+    """The GP replaces the network: the network and optimiser sections go back to their defaults, so that GP
+    designs grown from different networks are the same design (and the novelty check sees it)."""
+    n = int(e.facts.get("n_samples") or 0)
+    points = int(min(GP_MAX_POINTS // 2, max(50, n))) if n > GP_MAX_POINTS else 1500
+    return d.evolve(
+        network=type(d.network)().model_dump(),
+        optim=type(d.optim)().model_dump(),
+        regression={"model": "gaussian_process", "ensemble": 1, "gp_points": points},
+    )
+
+
+def _gp_kernel_relevance(d: Design, e: Evidence) -> Relevance:
+    assert d.regression is not None
+    if d.regression.gp_kernel == "rbf":
+        return 0.8, [
+            "a Matern 5/2 kernel assumes a function only twice differentiable; the squared exponential "
+            "assumes an infinitely smooth one and over-smooths kinks and fast local changes"
+        ]
+    return 0.6, ["a squared-exponential kernel suits a function smoother than the Matern 5/2 assumes"]
+
+
+def _gp_kernel_apply(d: Design, e: Evidence) -> Design:
+    assert d.regression is not None
+    return d.evolve(regression={"gp_kernel": "matern52" if d.regression.gp_kernel == "rbf" else "rbf"})
+
+
+def _gp_points_relevance(d: Design, e: Evidence) -> Relevance:
+    assert d.regression is not None
+    n = int(e.facts.get("n_samples") or 0)
+    return 1.4, [
+        f"the GP is fitted on {d.regression.gp_points} of the {n} samples; the rest carry information too"
+    ]
+
+
+def _gp_points_apply(d: Design, e: Evidence) -> Design:
+    assert d.regression is not None
+    return d.evolve(regression={"gp_points": min(GP_MAX_POINTS, 2 * d.regression.gp_points)})
+
+
 def _regression_widen_relevance(d: Design, e: Evidence) -> Relevance:
     return 0.4, ["more capacity"]
 
@@ -1195,17 +1277,52 @@ MOVES: list[Move] = [
         risks=("each member gets a fraction of the time",),
         cards=("deep-ensembles",),
     ),
+    Move(
+        "gaussian_process",
+        "replace the network by Gaussian-process regression",
+        ("regression",),
+        applies=_gp_applies,
+        relevance=_gp_relevance,
+        apply=_gp_apply,
+        risks=("the cost grows with the cube of the samples per piece", "a stationary kernel smears jumps"),
+        cards=("gaussian-process-regression",),
+        synergies=("split_at_jumps",),
+    ),
+    Move(
+        "gp_kernel",
+        "change the Gaussian process's kernel",
+        ("regression",),
+        applies=lambda d, e: _is_gp(d),
+        relevance=_gp_kernel_relevance,
+        apply=_gp_kernel_apply,
+        risks=("the likelihood may prefer the kernel it had",),
+        cards=("gaussian-process-regression",),
+    ),
+    Move(
+        "gp_points",
+        "fit the Gaussian process on more samples",
+        ("regression",),
+        applies=lambda d, e: (
+            _is_gp(d) and d.regression is not None and d.regression.gp_points < min(
+                GP_MAX_POINTS, int(e.facts.get("n_samples") or 0))
+        ),
+        relevance=_gp_points_relevance,
+        apply=_gp_points_apply,
+        risks=("each likelihood evaluation costs eight times as much per doubling",),
+        cards=("gaussian-process-regression",),
+    ),
 ]
 
 MOVES_BY_ID: dict[str, Move] = {move.id: move for move in MOVES}
 
 
-# A closed-form (least-squares) operator has no network or optimiser to tune: only these moves change it.
-CLOSED_FORM_MOVES = frozenset({"more_random_features"})
+# A closed-form model (a least-squares operator, a Gaussian process) has no network or optimiser to tune:
+# only these moves change it.
+CLOSED_FORM_MOVES = frozenset({"more_random_features", "split_at_jumps", "gp_kernel", "gp_points"})
 
 
 def is_closed_form(design: Design) -> bool:
-    return design.operator is not None and design.operator.model == "random_features"
+    return (design.operator is not None and design.operator.model == "random_features") or _is_gp(design)
 
 
 def moves_for(kind: str) -> list[Move]:
@@ -1240,6 +1357,8 @@ def moves_for_card(card: dict[str, Any] | None, kind: str) -> set[str]:
         "ensemble": "ensemble",
         "discontinu": "split_at_jumps",
         "domain decomposition": "split_at_jumps",
+        "gaussian process": "gaussian_process",
+        "kriging": "gaussian_process",
     }
     return {
         move

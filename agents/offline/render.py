@@ -30,7 +30,10 @@ def _template(name: str) -> str:
 def render_candidate(design: Design, title: str | None = None, rationale: str | None = None) -> str:
     """The candidate module implementing ``design``; ``title``/``rationale`` go into its docstring."""
     flags = {**network_flags(design), **kind_flags(design)}
-    uses_network = not (design.operator is not None and design.operator.model == "random_features")
+    uses_network = not (
+        (design.operator is not None and design.operator.model == "random_features")
+        or (design.regression is not None and design.regression.model == "gaussian_process")
+    )
     parts = [
         _docstring(design, title, rationale),
         "from __future__ import annotations\n",
@@ -107,6 +110,9 @@ def kind_flags(design: Design) -> dict[str, bool]:
         flags.update(
             {
                 "split": reg.split_at_jumps,
+                "gp": reg.model == "gaussian_process",
+                "gp_rbf": reg.model == "gaussian_process" and reg.gp_kernel == "rbf",
+                "gp_matern": reg.model == "gaussian_process" and reg.gp_kernel == "matern52",
                 "ensemble": reg.ensemble > 1,
                 "scale_x": reg.standardise_inputs,
                 "scale_y": reg.standardise_outputs,
@@ -161,7 +167,9 @@ def _docstring(design: Design, title: str | None, rationale: str | None) -> str:
         or {
             "pinn": "Physics-informed neural network",
             "operator": "Neural operator",
-            "regression": "Neural regression",
+            "regression": "Gaussian-process regression"
+            if design.regression is not None and design.regression.model == "gaussian_process"
+            else "Neural regression",
         }[design.kind]
     )
     lines = [f'"""{_docstring_safe(heading)}.', "", *_wrap(design.describe()), ""]
@@ -267,10 +275,17 @@ def method_notes(design: Design) -> list[str]:
         assert design.regression is not None
         if design.regression.split_at_jumps:
             notes.append(
-                "Piecewise fit: one network per interval between discontinuities (per cell between "
-                "axis-aligned planes of discontinuity for several inputs), so no network has to represent a jump."
+                "Piecewise fit: one model per interval between discontinuities (per cell between "
+                "axis-aligned planes of discontinuity for several inputs), so no model has to represent a jump; "
+                "across the gap between the samples on either side of a jump the two fits are blended linearly, "
+                "the least-squares guess when the jump may lie anywhere in that gap."
             )
-        if design.regression.ensemble > 1:
+        if design.regression.model == "gaussian_process":
+            notes.append(
+                "Gaussian-process regression (Rasmussen & Williams 2006): exact posterior mean, one length scale "
+                "per input, signal and noise variances from the log marginal likelihood, best of several starts."
+            )
+        elif design.regression.ensemble > 1:
             notes.append(
                 f"Ensemble of {design.regression.ensemble} independently initialised networks, averaged."
             )

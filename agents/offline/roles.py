@@ -97,6 +97,8 @@ def debug(
     text = f"{reason or ''}\n{traceback or ''}"
     if kind in ("violation", "contract", "sandbox_error"):
         return None  # not a numerical or resource problem of the design
+    if design.regression is not None and design.regression.model == "gaussian_process":
+        return _repair_gp(design, kind, text)
     if kind == "memory" or _MEMORY.search(text):
         return _shrink_memory(design)
     if kind in ("timeout", "cpu_time", "killed", "no_output"):
@@ -105,6 +107,29 @@ def debug(
         return _stabilise(design)
     if kind == "crash":
         return _crash(design, text)
+    return None
+
+
+def _repair_gp(design: Design, kind: str, text: str) -> tuple[Design, str] | None:
+    """A Gaussian process fails by cost (cubic in its samples) or by an ill-conditioned covariance; the
+    network repairs (learning rate, width, ...) would change nothing it runs."""
+    assert design.regression is not None
+    points = design.regression.gp_points
+    if kind in ("memory", "timeout", "cpu_time", "killed", "no_output") or _MEMORY.search(text):
+        if points <= 50:
+            return None
+        fewer = max(50, points // 2)
+        return design.evolve(regression={"gp_points": fewer}), _sentence(
+            f"the Gaussian process ran out of {'memory' if kind == 'memory' else 'time'} on {points} samples "
+            f"per piece, so I fit it on {fewer}: each covariance factorisation then costs an eighth"
+        )
+    if _NUMERIC.search(text) or "positive definite" in text.lower() or "cholesky" in text.lower():
+        if design.regression.gp_kernel == "matern52":
+            return None
+        return design.evolve(regression={"gp_kernel": "matern52"}), _sentence(
+            "the squared-exponential covariance became numerically singular (its eigenvalues decay fastest), "
+            "so I switch to the better-conditioned Matern 5/2 kernel"
+        )
     return None
 
 

@@ -130,6 +130,11 @@ REGRESSION_DESIGNS: dict[str, dict[str, Any]] = {
         "network": {"architecture": "moe", "n_experts": 2, "width": 8, "depth": 2},
         "optim": {"schedule": "exponential"},
     },
+    "gaussian_process": {"regression": {"model": "gaussian_process"}},
+    "gaussian_process_split_matern_subset": {
+        "regression": {"model": "gaussian_process", "split_at_jumps": True, "gp_kernel": "matern52",
+                       "gp_points": 50},
+    },
 }
 
 
@@ -334,3 +339,39 @@ def test_rendered_code_is_tailored_to_the_design() -> None:
     assert "def lbfgs" not in plain and "def lbfgs" in rich
     assert "pde.constrain(" not in plain and "pde.constrain(" in rich
     assert "DESIGN = {" in plain and plain.splitlines()[0].startswith('"""')
+
+
+def test_gaussian_process_fits_a_noisy_function_without_a_network() -> None:
+    """Exact GP regression: no network, no Adam; the marginal likelihood finds the length scale and the noise,
+    so 60 noisy samples of a smooth function give a posterior mean close to the noiseless function."""
+    design = Design.model_validate({"kind": "regression", **REGRESSION_DESIGNS["gaussian_process"]})
+    source = check_source(design)
+    assert "class MLP" not in source and "Adam" not in source and "Gaussian-process regression" in source
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(-1, 1, (60, 1)), axis=0)
+    truth = lambda z: np.sin(4 * z) + 0.5 * z  # noqa: E731
+    y = truth(x[:, 0]) + 0.05 * rng.standard_normal(60)
+    query = np.linspace(-0.95, 0.95, 101)[:, None]
+    sink = Recorder()
+    task = build_task("regression", {"x": x, "y": y}, {"x": query}, (101,), seed=0, wall=10.0, sink=sink)
+    out = run(design, task)
+    error = np.linalg.norm(out - truth(query[:, 0])) / np.linalg.norm(truth(query[:, 0]))
+    assert error < 0.03, error  # the noise alone is ~0.07 of the signal: the fit averages it out
+    noise = [r["noise"] for r in sink.records if "noise" in r]
+    assert noise and min(abs(n * np.var(y) - 0.05**2) for n in noise) < 0.05**2  # the noise level, estimated
+
+
+def test_split_fits_blend_linearly_across_the_gap_around_a_jump() -> None:
+    """Where the jump may be anywhere between the two samples that straddle it, the pieces' predictions are
+    blended linearly across that gap (hard assignment outside it); cells of two split axes multiply."""
+    design = Design.model_validate({"kind": "regression", **REGRESSION_DESIGNS["split_fourier_lbfgs"]})
+    module = load(render_candidate(design))
+    train = np.array([[-1.0], [-0.5], [0.1], [0.3], [0.8]])
+    query = np.array([[-0.7], [0.1], [0.15], [0.2], [0.25], [0.3], [0.9]])
+    w = module.piece_weights(query, train, [(0, 0.2)])
+    assert np.allclose(w, [[1, 0], [1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0, 1], [0, 1]])
+    grid = np.array([[a, b] for a in (0.0, 0.5, 1.0) for b in (0.0, 0.5, 1.0)])
+    w2 = module.piece_weights(np.array([[0.25, 0.75], [0.5, 0.5], [0.0, 1.0]]), grid, [(0, 0.4), (1, 0.6)])
+    assert np.allclose(w2[0], 0.25)  # half-way across both gaps: every cell counts alike
+    assert np.allclose(w2[1], [0, 0, 1, 0])  # at the edges of the gaps: x0 above its cut, x1 below its cut
+    assert np.allclose(w2[2], [0, 1, 0, 0])  # cells in C order over the split axes, as piece_index numbers them

@@ -241,3 +241,40 @@ def test_a_fine_spatial_scale_in_an_evolution_problem_gets_anisotropic_input_fea
                         parent_score=None, curve=CurveSummary())
     score, reasons = MOVES_BY_ID["input_fourier"].relevance(design, evidence)
     assert score >= 2.0 and any("periods across the domain" in r for r in reasons)
+
+
+def test_small_noisy_data_with_a_jump_get_a_split_gaussian_process(analyses, specs) -> None:
+    """96 noisy samples with a jump: the proposer reads the sample count and the jump off the analysis and
+    pairs the split with Gaussian-process pieces, on most seeds; the GP design carries no network knobs."""
+    finals = [debate(context("discontinuous_fit1d", analyses, specs, seed=seed)).final for seed in range(6)]
+    paired = [f for f in finals if {"split_at_jumps", "gaussian_process"} <= set(f.changes)]
+    assert len(paired) >= 4, [f.changes for f in finals]
+    design = paired[0].design
+    assert design.regression.model == "gaussian_process" and design.regression.split_at_jumps
+    assert design.network == Design(kind="regression").network  # reset: GP designs grown anywhere coincide
+    source = render_candidate(design)
+    assert "class GaussianProcess" in source and "class MLP" not in source
+
+
+def test_a_gaussian_process_parent_gets_only_moves_that_change_it(analyses, specs) -> None:
+    root = root_design("regression", analyses["discontinuous_fit1d"])
+    gp = root.evolve(regression={"model": "gaussian_process", "split_at_jumps": True})
+    for seed in range(4):
+        result = debate(context("discontinuous_fit1d", analyses, specs, parent_design=gp, seed=seed))
+        final = result.final
+        assert set(final.changes) <= {"gp_kernel", "gp_points", "distinct"}, final.changes
+        assert final.design.regression.model == "gaussian_process"
+        assert final.design.key() != gp.key()  # the kernel changed: no learning rate to retune
+        assert "learning rate" not in final.title.lower()
+
+
+def test_debug_repairs_a_gaussian_process_by_its_own_knobs() -> None:
+    gp = Design(kind="regression", regression={"model": "gaussian_process", "gp_points": 1200})
+    slower, why = debug(gp, "timeout")
+    assert slower.regression.gp_points == 600 and "600" in why
+    assert debug(gp, "memory")[0].regression.gp_points == 600
+    matern, why = debug(gp, "crash", "FloatingPointError: the GP covariance is not positive definite")
+    assert matern.regression.gp_kernel == "matern52" and "Matern" in why
+    assert debug(matern, "crash", "torch.linalg.cholesky failed") is None  # nothing left to try
+    assert debug(gp.evolve(regression={"gp_points": 50}), "timeout") is None
+    assert debug(gp, "crash", "ValueError: shapes do not match") is None
