@@ -817,12 +817,14 @@ class Critic:
 
         known = {c.parent_design.key()} | {s.key for s in c.siblings + c.uncles if s.key}
         if design.key() in known:
-            notes.append(
-                "This exact design was already evaluated, so this child would add nothing; I nudge the "
-                "learning rate to make it a distinct experiment."
-            )
-            design = design.evolve(optim={"lr": design.optim.lr * 0.7})
-            amendments.append("distinct")
+            nudged, what = _nudged(design)
+            if nudged.key() not in known:
+                notes.append(
+                    "This exact design was already evaluated, so this child would add nothing; I "
+                    f"{what} to make it a distinct experiment."
+                )
+                design = nudged
+                amendments.append("distinct")
         if not amendments:
             notes.append("The plan fits the budget as it stands.")
         return design, " ".join(notes), amendments
@@ -935,12 +937,24 @@ def debate(
 def _distinct(context: ProposalContext, design: Design) -> tuple[Design, list[str]]:
     """Without a critic the proposer still avoids re-proposing an evaluated design."""
     known = {context.parent_design.key()} | {s.key for s in context.siblings + context.uncles if s.key}
-    if design.key() in known and design.regression is not None and design.regression.model == "gaussian_process":
-        kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"  # a GP has no learning rate
-        return design.evolve(regression={"gp_kernel": kernel}), ["distinct"]
     if design.key() in known:
-        return design.evolve(optim={"lr": design.optim.lr * 0.7}), ["distinct"]
+        nudged, _ = _nudged(design)
+        if nudged.key() not in known:
+            return nudged, ["distinct"]
     return design, []
+
+
+def _nudged(design: Design) -> tuple[Design, str]:
+    """The smallest change that makes ``design`` another experiment, and what it is in words. A Gaussian
+    process or a least-squares operator has no learning rate (a nudged one would be the same method under
+    another key): they change their kernel or their penalty."""
+    if design.regression is not None and design.regression.model == "gaussian_process":
+        kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"
+        return design.evolve(regression={"gp_kernel": kernel}), "try the other kernel family"
+    if design.operator is not None and design.operator.model == "random_features":  # closed form too
+        ridge = min(1e3, max(1e-12, design.operator.ridge * 10))
+        return design.evolve(operator={"ridge": ridge}), "strengthen the ridge penalty tenfold"
+    return design.evolve(optim={"lr": design.optim.lr * 0.7}), "nudge the learning rate"
 
 
 def _final_proposal(

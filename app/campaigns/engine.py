@@ -513,11 +513,16 @@ class CampaignEngine:
             return _load_tree(s, campaign_id)
 
     def _views(self, campaign_id: str) -> list[NodeView]:
-        """Views for selection; a node's child count excludes duplicates that were never trained."""
+        """Views for selection. A node's child count is its trained children, or its children skipped as
+        duplicates if there are more of those: a duplicate costs no training, so it does not use up the node,
+        but a node whose proposals keep repeating evaluated designs has nothing new left to give, and without
+        this the selectors would pick it, and its team repeat itself, for the rest of the campaign."""
         nodes, children = self._tree(campaign_id)
 
         def trained(node_id: int) -> int:
-            return sum(1 for c in children.get(node_id, []) if nodes[c].status != "skipped_duplicate")
+            kids = children.get(node_id, [])
+            duplicates = sum(1 for c in kids if nodes[c].status == "skipped_duplicate")
+            return max(len(kids) - duplicates, duplicates)
 
         return [_view(n, trained(n.id), nodes[n.parent_id].score if n.parent_id in nodes else None)
                 for n in nodes.values()]
