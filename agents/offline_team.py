@@ -61,6 +61,18 @@ def _past(view: NodeView) -> PastChild:
                      status=view.status)
 
 
+def _evaluated_keys(ctx: ProposalContext) -> list[str]:
+    """Keys of the designs trained anywhere in the tree before this iteration: only earlier iterations, so a
+    resume or replay sees the same set whatever order this iteration's children finished in."""
+    keys = []
+    for view in ctx.history:
+        if view.status in ("succeeded", "failed") and (view.parent_id is None or view.iteration < ctx.iteration):
+            design = _design(view.design)
+            if design is not None:
+                keys.append(design.key())
+    return sorted(set(keys))
+
+
 class OfflineTeam:
     name = "offline"
 
@@ -92,6 +104,7 @@ class OfflineTeam:
             iteration=ctx.iteration, seed=ctx.seed,
             history=[_past(v) for v in ctx.history if v.parent_id is not None and v.iteration < ctx.iteration],
             sampler=ctx.knob_sampler,
+            evaluated=_evaluated_keys(ctx),
         )
 
     async def debate(self, ctx: ProposalContext, rounds: int) -> DebateOutcome:

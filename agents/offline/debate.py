@@ -221,11 +221,14 @@ class Proposer:
         uncle_moves = [(entry, tried_moves(entry, parent)) for entry in self.context.uncles]
         hints = [(moves, why) for words, moves, why in TEXT_HINTS if any(w in e.parent_text for w in words)]
         options = []
+        evaluated = set(self.context.evaluated)
         for move in moves_for(self.context.kind):
             if is_closed_form(parent) and move.id not in CLOSED_FORM_MOVES:
                 continue
             if not move.applies(parent, e):
                 continue
+            if evaluated and not knobs_for(move.id) and self._reproduces(move, evaluated):
+                continue  # no numbers to vary, and the design it gives was trained elsewhere in the tree
             score, reasons = move.relevance(parent, e)
             reasons = list(reasons)
             notes: list[str] = []
@@ -256,6 +259,12 @@ class Proposer:
         for option in options:  # controlled exploration: a little noise, deterministic given the rng
             option.noisy = option.score + float(self.rng.normal(0.0, 0.35))
         return sorted(options, key=lambda o: o.noisy, reverse=True)
+
+    def _reproduces(self, move: Move, evaluated: set[str]) -> bool:
+        try:
+            return move.apply(self.parent, self.evidence).key() in evaluated
+        except ValueError:
+            return False
 
     def choose(self) -> list[Option]:
         """The best option, plus a complementary second one when the evidence supports it."""

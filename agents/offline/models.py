@@ -104,3 +104,7 @@ class ProposalContext(BaseModel):
     seed: int = 0
     history: list[PastChild] = Field(default_factory=list, description="earlier iterations' children")
     sampler: str = Field("tpe", description="knob sampler: 'tpe' (Optuna) or 'fixed' (the moves' rules)")
+    evaluated: list[str] = Field(
+        default_factory=list,
+        description="design keys of the nodes evaluated anywhere in the tree before this iteration (and the root)",
+    )

@@ -278,3 +278,25 @@ def test_debug_repairs_a_gaussian_process_by_its_own_knobs() -> None:
     assert debug(matern, "crash", "torch.linalg.cholesky failed") is None  # nothing left to try
     assert debug(gp.evolve(regression={"gp_points": 50}), "timeout") is None
     assert debug(gp, "crash", "ValueError: shapes do not match") is None
+
+
+def test_a_move_without_numbers_that_would_repeat_a_design_trained_elsewhere_is_not_proposed(analyses, specs):
+    """Designs trained anywhere in the tree are known to the proposer: a move with no numbers to vary that
+    would give one of them again is no option (the novelty check would skip the child untrained)."""
+    from agents.offline.moves import MOVES_BY_ID
+
+    analysis = analyses["discontinuous_fit1d"]
+    split = root_design("regression", analysis).evolve(regression={"split_at_jumps": True})
+    base = context("discontinuous_fit1d", analyses, specs, parent_design=split)
+    gp = MOVES_BY_ID["gaussian_process"].apply(split, _evidence(base))
+    free = [debate(base.model_copy(update={"seed": seed})).final for seed in range(6)]
+    assert any("gaussian_process" in f.changes for f in free)
+    known = [debate(base.model_copy(update={"seed": seed, "evaluated": [gp.key()]})).final for seed in range(6)]
+    assert not any("gaussian_process" in f.changes for f in known), [f.changes for f in known]
+    assert all(f.design.key() != gp.key() for f in known)
+
+
+def _evidence(ctx):
+    from agents.offline.debate import _evidence as evidence
+
+    return evidence(ctx)
