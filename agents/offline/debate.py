@@ -34,8 +34,10 @@ from agents.offline.moves import (
     Evidence,
     Move,
     is_closed_form,
+    is_gaussian_process,
     moves_for,
     moves_for_card,
+    other_kernel,
 )
 from agents.offline.signals import curve_from_text, describe_curve, estimated_steps, summarise_curve
 from agents.offline.tuning import KnobSampler, Trial, contrast, objective, recorded_values
@@ -468,13 +470,9 @@ class Proposer:
             numbers = ", ".join(f"{k} x{v:.2g}" if not _absolute(option.move.id, k) else f"{k} {v:.2g}"
                                 for k, v in values.items())
             applied.append(option.move.title + (f" ({numbers})" if numbers else ""))
-        if not self.choice and is_closed_form(design) and design.operator is not None:
-            design = design.evolve(operator={"ridge": min(1e3, max(1e-12, design.operator.ridge * 10))})
-            applied.append("strengthen the ridge penalty tenfold")
-        elif not self.choice and is_closed_form(design) and design.regression is not None:
-            kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"
-            design = design.evolve(regression={"gp_kernel": kernel})
-            applied.append("try the other kernel family")
+        if not self.choice and is_closed_form(design):  # no learning rate: its own smallest change
+            design, what = _nudged(design)
+            applied.append(what)
         elif not self.choice:
             design = design.evolve(optim={"lr": max(2e-5, design.optim.lr * 0.5)})
             applied.append("halve the learning rate")
@@ -957,9 +955,8 @@ def _nudged(design: Design) -> tuple[Design, str]:
     """The smallest change that makes ``design`` another experiment, and what it is in words. A Gaussian
     process or a least-squares operator has no learning rate (a nudged one would be the same method under
     another key): they change their kernel or their penalty."""
-    if design.regression is not None and design.regression.model == "gaussian_process":
-        kernel = "matern52" if design.regression.gp_kernel == "rbf" else "rbf"
-        return design.evolve(regression={"gp_kernel": kernel}), "try the other kernel family"
+    if is_gaussian_process(design):
+        return other_kernel(design), "try the other kernel family"
     if design.operator is not None and design.operator.model == "random_features":  # closed form too
         ridge = min(1e3, max(1e-12, design.operator.ridge * 10))
         return design.evolve(operator={"ridge": ridge}), "strengthen the ridge penalty tenfold"

@@ -803,13 +803,19 @@ def _ensemble_apply(d: Design, e: Evidence) -> Design:
 GP_MAX_POINTS = 4000
 
 
-def _is_gp(d: Design) -> bool:
+def is_gaussian_process(d: Design) -> bool:
     return d.regression is not None and d.regression.model == "gaussian_process"
+
+
+def other_kernel(d: Design) -> Design:
+    """The same Gaussian process with the other kernel family."""
+    assert d.regression is not None
+    return d.evolve(regression={"gp_kernel": "matern52" if d.regression.gp_kernel == "rbf" else "rbf"})
 
 
 def _gp_applies(d: Design, e: Evidence) -> bool:
     n = int(e.facts.get("n_samples") or 0)
-    return d.regression is not None and not _is_gp(d) and n >= 8
+    return d.regression is not None and not is_gaussian_process(d) and n >= 8
 
 
 def _gp_relevance(d: Design, e: Evidence) -> Relevance:
@@ -864,8 +870,7 @@ def _gp_kernel_relevance(d: Design, e: Evidence) -> Relevance:
 
 
 def _gp_kernel_apply(d: Design, e: Evidence) -> Design:
-    assert d.regression is not None
-    return d.evolve(regression={"gp_kernel": "matern52" if d.regression.gp_kernel == "rbf" else "rbf"})
+    return other_kernel(d)
 
 
 def _gp_points_relevance(d: Design, e: Evidence) -> Relevance:
@@ -1292,7 +1297,7 @@ MOVES: list[Move] = [
         "gp_kernel",
         "change the Gaussian process's kernel",
         ("regression",),
-        applies=lambda d, e: _is_gp(d),
+        applies=lambda d, e: is_gaussian_process(d),
         relevance=_gp_kernel_relevance,
         apply=_gp_kernel_apply,
         risks=("the likelihood may prefer the kernel it had",),
@@ -1303,7 +1308,7 @@ MOVES: list[Move] = [
         "fit the Gaussian process on more samples",
         ("regression",),
         applies=lambda d, e: (
-            _is_gp(d) and d.regression is not None and d.regression.gp_points < min(
+            is_gaussian_process(d) and d.regression is not None and d.regression.gp_points < min(
                 GP_MAX_POINTS, int(e.facts.get("n_samples") or 0))
         ),
         relevance=_gp_points_relevance,
@@ -1322,7 +1327,7 @@ CLOSED_FORM_MOVES = frozenset({"more_random_features", "split_at_jumps", "gp_ker
 
 
 def is_closed_form(design: Design) -> bool:
-    return (design.operator is not None and design.operator.model == "random_features") or _is_gp(design)
+    return (design.operator is not None and design.operator.model == "random_features") or is_gaussian_process(design)
 
 
 def moves_for(kind: str) -> list[Move]:

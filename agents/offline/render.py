@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from agents.offline.design import Design
+from agents.offline.moves import is_closed_form, is_gaussian_process
 from agents.offline.templating import preprocess
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -30,10 +31,7 @@ def _template(name: str) -> str:
 def render_candidate(design: Design, title: str | None = None, rationale: str | None = None) -> str:
     """The candidate module implementing ``design``; ``title``/``rationale`` go into its docstring."""
     flags = {**network_flags(design), **kind_flags(design)}
-    uses_network = not (
-        (design.operator is not None and design.operator.model == "random_features")
-        or (design.regression is not None and design.regression.model == "gaussian_process")
-    )
+    uses_network = not is_closed_form(design)  # a least-squares operator or a Gaussian process
     parts = [
         _docstring(design, title, rationale),
         "from __future__ import annotations\n",
@@ -168,7 +166,7 @@ def _docstring(design: Design, title: str | None, rationale: str | None) -> str:
             "pinn": "Physics-informed neural network",
             "operator": "Neural operator",
             "regression": "Gaussian-process regression"
-            if design.regression is not None and design.regression.model == "gaussian_process"
+            if is_gaussian_process(design)
             else "Neural regression",
         }[design.kind]
     )

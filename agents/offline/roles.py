@@ -18,6 +18,7 @@ from agents.offline.analysis import DataAnalysis
 from agents.offline.debate import Critic, Proposer, debate, design_diff
 from agents.offline.design import Design
 from agents.offline.models import DebateResult, Message, Proposal, ProposalContext, SiblingSummary
+from agents.offline.moves import is_gaussian_process, other_kernel
 from agents.offline.signals import describe_curve, summarise_curve
 
 __all__ = [
@@ -97,7 +98,7 @@ def debug(
     text = f"{reason or ''}\n{traceback or ''}"
     if kind in ("violation", "contract", "sandbox_error"):
         return None  # not a numerical or resource problem of the design
-    if design.regression is not None and design.regression.model == "gaussian_process":
+    if is_gaussian_process(design):
         return _repair_gp(design, kind, text)
     if kind == "memory" or _MEMORY.search(text):
         return _shrink_memory(design)
@@ -126,7 +127,7 @@ def _repair_gp(design: Design, kind: str, text: str) -> tuple[Design, str] | Non
     if _NUMERIC.search(text) or "positive definite" in text.lower() or "cholesky" in text.lower():
         if design.regression.gp_kernel == "matern52":
             return None
-        return design.evolve(regression={"gp_kernel": "matern52"}), _sentence(
+        return other_kernel(design), _sentence(
             "the squared-exponential covariance became numerically singular (its eigenvalues decay fastest), "
             "so I switch to the better-conditioned Matern 5/2 kernel"
         )
