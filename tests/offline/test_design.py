@@ -87,3 +87,11 @@ def test_describe_reads_like_a_method() -> None:
     ):
         assert phrase in text
     assert "{" not in text and "_" not in text.replace("modified_mlp", "")
+
+
+def test_gaussian_process_fields_are_validated() -> None:
+    for bad in ({"gp_kernel": "laplace"}, {"gp_points": 10}, {"gp_points": 100_000}, {"model": "forest"}):
+        with pytest.raises(ValidationError):
+            Design.model_validate({"kind": "regression", "regression": {"model": "gaussian_process", **bad}})
+    plain = Design(kind="regression")
+    assert "model" not in plain.canonical()["regression"]  # added later: the keys of older designs stand
